@@ -1,0 +1,61 @@
+"""The ``hicdiff`` command line: one click group, one small module per subcommand.
+
+Subcommands are imported only when invoked, so ``hicdiff info`` does not pay for torch or Lightning.
+"""
+
+import logging
+import sys
+from importlib import import_module
+
+import click
+
+from hicdiff import __version__
+from hicdiff.errors import HicdiffError
+
+# subcommand name -> module under hicdiff.cli holding a click command called ``command``
+COMMANDS = {
+    "load": "load",
+    "info": "info",
+    "split": "split",
+    "train": "train",
+    "impute": "impute",
+    "baseline": "baseline",
+    "evaluate": "evaluate",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        try:
+            module = import_module(f"hicdiff.cli.{COMMANDS[name]}")
+        except ModuleNotFoundError as e:
+            if e.name == f"hicdiff.cli.{COMMANDS[name]}":
+                return None
+            raise
+        return module.command
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HicdiffError as e:
+            click.echo(f"hicdiff: error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hicdiff")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def cli(verbose):
+    """Impute single-cell Hi-C contact maps with a masked discrete diffusion transformer."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # cooler logs every step of every cell it writes at INFO
+    logging.getLogger("cooler").setLevel(logging.WARNING)
