@@ -1,0 +1,90 @@
+"""Masked (absorbing-state) discrete diffusion over the held-out part of a cell's contacts.
+
+Plain torch functions, independent of the network (DESIGN §3):
+
+- :func:`binomial_split` thins counts into an observed part (the condition) and a held-out part (the target);
+- :func:`sample_t` and :func:`mask_tokens` are the forward process: each valid target entry becomes MASK with
+  probability ``t``;
+- :func:`diffusion_loss` is the continuous-time ELBO of MDLM: cross-entropy on masked entries weighted by
+  ``1/t``, averaged per valid entry; the network's logits cover value classes only, so MASK gets no mass;
+- :func:`unmask_step` is one step of the reverse process (low-confidence remasking, as in MaskGIT/LLaDA).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-3
+
+
+def _per_example(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return x.view(-1, *([1] * (like.dim() - 1)))
+
+
+def binomial_split(counts: torch.Tensor, rho: torch.Tensor, generator=None):
+    """Split integer counts ``(B, ...)`` into ``(observed, heldout)``; each contact is held out with prob ``rho[b]``."""
+    prob = _per_example(rho.to(counts.dtype), counts).expand_as(counts)
+    heldout = torch.binomial(counts, prob, generator=generator)
+    return counts - heldout, heldout
+
+
+def sample_rho(n: int, low: float, high: float, generator=None, device=None) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator, device=device)
+
+
+def sample_t(n: int, t_one_fraction: float = 0.0, eps: float = EPS, generator=None, device=None) -> torch.Tensor:
+    """Diffusion times ``t = (1 - eps) u + eps``; a fraction of examples is set to ``t = 1`` (fully masked).
+
+    DESIGN §3: time spent at small ``t`` costs the mean imputation, which runs at ``t = 1``; weighting the
+    schedule towards 1 keeps the diffusion for sampling without giving that up.
+    """
+    u = torch.rand(n, generator=generator, device=device)
+    t = (1 - eps) * u + eps
+    one = torch.rand(n, generator=generator, device=device) < t_one_fraction
+    return torch.where(one, torch.ones_like(t), t)
+
+
+def mask_tokens(tokens: torch.Tensor, valid: torch.Tensor, t: torch.Tensor, mask_id: int, generator=None):
+    """Forward process: each valid entry of example ``b`` becomes ``mask_id`` with probability ``t[b]``.
+
+    Returns ``(noisy_tokens, masked)``.
+    """
+    u = torch.rand(tokens.shape, generator=generator, device=tokens.device)
+    masked = (u < _per_example(t, tokens)) & valid
+    return torch.where(masked, torch.full_like(tokens, mask_id), tokens), masked
+
+
+def diffusion_loss(logits: torch.Tensor, target: torch.Tensor, masked: torch.Tensor, valid: torch.Tensor,
+                   t: torch.Tensor) -> torch.Tensor:
+    """MDLM loss: ``sum over masked entries of CE / t``, divided by the number of valid entries.
+
+    ``logits``: ``(B, ..., K)`` over value classes; ``target``: ``(B, ...)`` class ids; ``masked``/``valid``: bool.
+    """
+    weight = (1.0 / _per_example(t, target)).expand_as(target)
+    ce = F.cross_entropy(logits[masked].float(), target[masked], reduction="none")
+    return (ce * weight[masked]).sum() / valid.sum().clamp(min=1)
+
+
+def masked_cross_entropy(logits, target, masked) -> torch.Tensor:
+    """Mean cross-entropy (nats) over masked entries: the validation figure at a fixed ``t``."""
+    return F.cross_entropy(logits[masked].float(), target[masked])
+
+
+def unmask_step(logits: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor, n_reveal: torch.Tensor,
+                temperature: float = 1.0, generator=None):
+    """One reverse step: sample every masked entry, keep the ``n_reveal[b]`` most confident, re-mask the rest.
+
+    ``logits``: ``(B, L, K)``; ``tokens``/``masked``: ``(B, L)``; ``n_reveal``: ``(B,)`` int.
+    Returns the new ``(tokens, masked)``.
+    """
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    flat = probs.reshape(-1, probs.shape[-1])
+    draw = torch.multinomial(flat, 1, generator=generator).view(tokens.shape)
+    conf = torch.gather(probs, -1, draw.unsqueeze(-1)).squeeze(-1)
+    conf = torch.where(masked, conf, torch.full_like(conf, -1.0))
+    order = conf.argsort(dim=1, descending=True)
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+    reveal = masked & (rank < n_reveal.view(-1, 1))
+    return torch.where(reveal, draw, tokens), masked & ~reveal

@@ -1,0 +1,149 @@
+"""The denoiser: a bidirectional transformer over tiles of a chromosome's band grid.
+
+Input is a window of the band grid (``W`` rows x ``Dp`` diagonals, both multiples of the tile shape) as two
+token grids: the observed tokens (the condition, every pixel's own count visible) and the target tokens (value
+classes or MASK). Each ``tile_rows x tile_diags`` tile is one transformer position. A tile's embedding is the
+sum, over its entries, of a per-entry-offset embedding of the observed token and of the target token (a
+patch embedding), plus embeddings of its diagonal band (genomic distance), its row in the window, its genomic
+locus, and the cell context (log depth of the observed part, depth ratio ``r``). Pre-norm blocks without a causal
+mask; a linear head gives, per entry, logits over the ``K`` value classes (never MASK).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class ModelConfig:
+    n_classes: int = 8          # K value classes; token ids K (MASK) and K+1 (PAD) follow
+    tile_rows: int = 4
+    tile_diags: int = 8
+    max_diag: int = 32          # D, diagonals modelled (band width in bins)
+    window_rows: int = 128      # rows per window
+    n_loci: int = 0             # genomic tiles with a learned embedding (0: none)
+    width: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: int = 4
+    dropout: float = 0.0
+
+    @property
+    def vocab_size(self) -> int:
+        return self.n_classes + 2
+
+    @property
+    def tile_entries(self) -> int:
+        return self.tile_rows * self.tile_diags
+
+    @property
+    def padded_diags(self) -> int:
+        return math.ceil(self.max_diag / self.tile_diags) * self.tile_diags
+
+    @property
+    def diag_tiles(self) -> int:
+        return self.padded_diags // self.tile_diags
+
+    @property
+    def row_tiles(self) -> int:
+        return math.ceil(self.window_rows / self.tile_rows)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.heads = cfg.heads
+        self.dropout = cfg.dropout
+        self.norm1 = nn.LayerNorm(cfg.width)
+        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
+        self.proj = nn.Linear(cfg.width, cfg.width)
+        self.norm2 = nn.LayerNorm(cfg.width)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.width, cfg.mlp_ratio * cfg.width),
+            nn.GELU(),
+            nn.Linear(cfg.mlp_ratio * cfg.width, cfg.width),
+            nn.Dropout(cfg.dropout),
+        )
+
+    def forward(self, x):
+        b, n, w = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, n, w))
+        return x + self.mlp(self.norm2(x))
+
+
+class Denoiser(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        e, v = cfg.tile_entries, cfg.vocab_size
+        self.observed = nn.Embedding(e * v, cfg.width)
+        self.target = nn.Embedding(e * v, cfg.width)
+        self.diag_pos = nn.Embedding(cfg.diag_tiles, cfg.width)
+        self.row_pos = nn.Embedding(cfg.row_tiles, cfg.width)
+        self.locus = nn.Embedding(cfg.n_loci, cfg.width) if cfg.n_loci > 0 else None
+        self.context = nn.Sequential(nn.Linear(2, cfg.width), nn.GELU(), nn.Linear(cfg.width, cfg.width))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(cfg.width)
+        self.head = nn.Linear(cfg.width, e * cfg.n_classes)
+        self.register_buffer("entry_offset", torch.arange(e) * v, persistent=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def _tiles(self, tokens):
+        """``(B, W, Dp)`` -> ``(B, R, C, entries)``."""
+        c = self.cfg
+        b, w, d = tokens.shape
+        t = tokens.view(b, w // c.tile_rows, c.tile_rows, d // c.tile_diags, c.tile_diags)
+        return t.permute(0, 1, 3, 2, 4).reshape(b, w // c.tile_rows, d // c.tile_diags, c.tile_entries)
+
+    def forward(self, observed, target, locus_start, log_depth, depth_ratio):
+        """Per-entry logits ``(B, W, Dp, K)``.
+
+        Parameters
+        ----------
+        observed, target : LongTensor ``(B, W, Dp)``
+            Token grids (rows x diagonals) of the window; W a multiple of ``tile_rows`` (at most
+            ``window_rows``), Dp = ``padded_diags``.
+        locus_start : LongTensor ``(B,)``
+            Genomic tile index of the window's first row tile (ignored when ``n_loci == 0``).
+        log_depth : Tensor ``(B,)``
+            ``log10`` of the observed part's contacts in the band (the whole cell, not the window).
+        depth_ratio : Tensor ``(B,)``
+            ``r``: expected target depth relative to the observed depth.
+        """
+        c = self.cfg
+        b, w, d = observed.shape
+        obs = self._tiles(observed) + self.entry_offset
+        tgt = self._tiles(target) + self.entry_offset
+        x = self.observed(obs).sum(-2) + self.target(tgt).sum(-2)          # (B, R, C, width)
+        rows, cols = x.shape[1], x.shape[2]
+        x = x + self.diag_pos.weight[None, None, :cols] + self.row_pos.weight[None, :rows, None]
+        if self.locus is not None:
+            idx = (locus_start.view(-1, 1) + torch.arange(rows, device=x.device)).clamp(max=c.n_loci - 1)
+            x = x + self.locus(idx)[:, :, None]
+        ctx = torch.stack([log_depth.float(), torch.log(depth_ratio.float())], dim=-1)
+        x = x + self.context(ctx.to(x.dtype))[:, None, None]
+        x = x.view(b, rows * cols, c.width)
+        for blk in self.blocks:
+            x = blk(x)
+        logits = self.head(self.norm(x)).view(b, rows, cols, c.tile_rows, c.tile_diags, c.n_classes)
+        return logits.permute(0, 1, 3, 2, 4, 5).reshape(b, w, d, c.n_classes)
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())

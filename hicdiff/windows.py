@@ -1,0 +1,134 @@
+"""From cells to model inputs: a cell's band grids, windows of them, and token tensors.
+
+Training and imputation both go through these functions, so the model sees the same inputs in both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hicdiff.band import valid_mask
+from hicdiff.errors import HicdiffError
+from hicdiff.io import CellSet
+from hicdiff.tokens import Tokenizer
+
+
+@dataclass
+class Layout:
+    """Chromosomes a model covers, their lengths in bins, and each one's first genomic tile (locus) index."""
+
+    resolution: int
+    chroms: list[str]
+    n_bins: list[int]
+    tile_rows: int
+
+    @classmethod
+    def from_cellset(cls, cs: CellSet, chroms, tile_rows: int) -> "Layout":
+        return cls(int(cs.resolution), list(chroms), [cs.n_bins(c) for c in chroms], tile_rows)
+
+    @property
+    def locus_offset(self) -> dict[str, int]:
+        tiles = [math.ceil(n / self.tile_rows) for n in self.n_bins]
+        return dict(zip(self.chroms, np.concatenate([[0], np.cumsum(tiles)[:-1]]).astype(int).tolist()))
+
+    @property
+    def n_loci(self) -> int:
+        return int(sum(math.ceil(n / self.tile_rows) for n in self.n_bins))
+
+    def to_dict(self) -> dict:
+        return {"resolution": self.resolution, "chroms": self.chroms, "n_bins": self.n_bins,
+                "tile_rows": self.tile_rows}
+
+    @classmethod
+    def from_dict(cls, d) -> "Layout":
+        return cls(int(d["resolution"]), list(d["chroms"]), [int(n) for n in d["n_bins"]], int(d["tile_rows"]))
+
+    def check(self, cs: CellSet, chroms) -> None:
+        """Refuse cells the model cannot impute: another resolution or other chromosome lengths."""
+        if int(cs.resolution) != self.resolution:
+            raise HicdiffError(
+                f"resolution {cs.resolution} bp does not match the model's {self.resolution} bp", cs.source)
+        lengths = dict(zip(self.chroms, self.n_bins))
+        for c in chroms:
+            if c not in lengths:
+                raise HicdiffError(f"chromosome {c} is not among the model's chromosomes "
+                                   f"({', '.join(self.chroms[:6])}{' ...' if len(self.chroms) > 6 else ''})",
+                                   cs.source)
+            if cs.n_bins(c) != lengths[c]:
+                raise HicdiffError(f"chromosome {c} has {cs.n_bins(c)} bins, the model's has {lengths[c]} "
+                                   "(another assembly?)", cs.source)
+
+
+def default_chromosomes(cs: CellSet, min_bins: int = 2) -> list[str]:
+    """Chromosomes worth modelling: not Y, M, random or unplaced contigs, and at least ``min_bins`` long."""
+    skip = ("_", "random", "Un", "M", "MT", "chrM", "Y", "chrY")
+    out = []
+    for c in cs.chromnames:
+        if c in skip or any(s in c for s in ("_", "random", "Un")):
+            continue
+        if cs.n_bins(c) >= min_bins:
+            out.append(c)
+    return out
+
+
+def cell_bands(cs: CellSet, name: str, chroms, max_diag: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Chromosome -> ``(band (N, D) float32 counts, main diagonal (N,) float64)`` for one cell.
+
+    Reads the cell's pixels once and splits them by chromosome.
+    """
+    px = cs.pixels(name)
+    b1 = px["bin1_id"].to_numpy()
+    b2 = px["bin2_id"].to_numpy()
+    cnt = px["count"].to_numpy()
+    out = {}
+    for c in chroms:
+        lo, hi = cs.chrom_bins[c]
+        start, stop = np.searchsorted(b1, [lo, hi])
+        i, j, v = b1[start:stop] - lo, b2[start:stop] - lo, cnt[start:stop]
+        n = hi - lo
+        d = j - i
+        band = np.zeros((n, max_diag), dtype=np.float32)
+        keep = (d >= 1) & (d <= max_diag)
+        band[i[keep], d[keep] - 1] = v[keep]
+        diag0 = np.zeros(n, dtype=np.float64)
+        on = d == 0
+        diag0[i[on]] = v[on]
+        out[c] = (band, diag0)
+    return out
+
+
+def band_depth(bands: dict) -> float:
+    """Contacts in the modelled band (diagonals 1..D) over all chromosomes."""
+    return float(sum(b.sum(dtype=np.float64) for b, _ in bands.values()))
+
+
+def log_depth(contacts) -> torch.Tensor:
+    """The depth the model is told: ``log10`` of band contacts (at least 1)."""
+    return torch.log10(torch.as_tensor(contacts, dtype=torch.float32).clamp(min=1.0))
+
+
+def window(band: np.ndarray, start: int, rows: int, padded_diags: int):
+    """Rows ``start..start+rows`` of a band grid, padded to ``(rows, padded_diags)``, and its validity mask."""
+    n, d = band.shape
+    out = np.zeros((rows, padded_diags), dtype=np.float32)
+    stop = min(start + rows, n)
+    out[: stop - start, :d] = band[start:stop]
+    valid = np.zeros((rows, padded_diags), dtype=bool)
+    valid[: stop - start, :d] = valid_mask(n, d)[start:stop]
+    return out, valid
+
+
+def window_rows_for(n_bins: int, cfg_rows: int, tile_rows: int) -> int:
+    """Rows of the windows for a chromosome of ``n_bins``: the configured size, or less for short chromosomes."""
+    return min(cfg_rows, math.ceil(n_bins / tile_rows) * tile_rows)
+
+
+def to_tokens(counts: torch.Tensor, valid: torch.Tensor, tokenizer: Tokenizer) -> torch.Tensor:
+    """Class tokens of a count grid, PAD where ``valid`` is False."""
+    edges = torch.as_tensor(tokenizer.edges, dtype=counts.dtype, device=counts.device)
+    tok = torch.bucketize(counts, edges, right=True)
+    return torch.where(valid, tok, torch.full_like(tok, tokenizer.pad_id))
