@@ -1,0 +1,49 @@
+"""``hicdiff impute``: impute cells with a trained model."""
+
+import json
+
+import click
+
+from hicdiff.cli import _options
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="CELLS.scool|CELL.cool...|FILE.mcool::resolutions/N")
+@click.option("--model", "model", required=True, type=click.Path(), help="Model checkpoint from hicdiff train.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Imputed cells (.scool of float counts).")
+@click.option("--mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
+              help="mean: expected counts in one pass; sample: reverse diffusion, mean of --samples draws.")
+@click.option("--depth-ratio", type=float, default=1.0, show_default=True,
+              help="r: impute what r times the cell's sequencing would show (1 = the cell's own depth).")
+@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True, help="Draws per cell (sample).")
+@click.option("--steps", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Reverse-diffusion steps per draw (sample).")
+@click.option("--uncertainty", type=click.Path(), default=None,
+              help="Also write the per-pixel standard deviation over draws here (sample mode).")
+@click.option("--cells", default=None, metavar="NAMES|FILE",
+              help="Only these cells: comma-separated names or a file with one name per line.")
+@_options.chromosomes
+@_options.device
+@_options.threads
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Windows per forward pass (cells are batched together).")
+@click.option("--stride", type=click.IntRange(min=1), default=None,
+              help="Rows between windows in mean mode; overlaps are averaged (default: the window size).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sample mode.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its .partial output.")
+def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
+            threads, batch_size, stride, seed, resume):
+    """Impute single-cell Hi-C maps with a trained hicdiff model.
+
+    Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
+    pixel within the model's distance band; the main diagonal is copied from the observed map.
+    """
+    from hicdiff.impute import impute_scool
+    from hicdiff.io import read_cell_names
+
+    summary = impute_scool(
+        list(inputs) if len(inputs) > 1 else inputs[0], model, output, mode=mode, depth_ratio=depth_ratio,
+        samples=samples, steps=steps, uncertainty=uncertainty, cells=read_cell_names(cells),
+        chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
+        stride=stride, seed=seed, resume=resume)
+    click.echo(json.dumps(summary))

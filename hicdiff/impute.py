@@ -1,0 +1,291 @@
+"""Imputation with a trained denoiser (DESIGN §4), without Lightning.
+
+``mean`` mode: each cell is the condition, the target fully masked (``t = 1``) at depth ratio ``r``; one forward
+pass per window gives each entry's class distribution, and the imputed value is the expected count
+``sum_k p_k * value_k``. With ``r = 1`` this is the expected count of an independent replicate of the cell at
+its own sequencing depth: the scale of every imputed map hicdiff writes.
+
+``sample`` mode: the learned reverse process. Starting fully masked, ``steps`` rounds each sample every masked
+entry and commit the most confident ones; ``samples`` draws per cell give the imputed map (their mean) and a
+per-pixel uncertainty (their standard deviation).
+
+Windows of several cells are batched together; cells are written one at a time, so memory does not grow
+with the number of cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hicdiff.band import pixels_from_band
+from hicdiff.checkpoint import load_checkpoint
+from hicdiff.diffusion import unmask_step
+from hicdiff.errors import HicdiffError
+from hicdiff.io import CellSet, ScoolWriter, open_cells
+from hicdiff.windows import band_depth, cell_bands, log_depth, to_tokens, window, window_rows_for
+
+log = logging.getLogger(__name__)
+
+SCALE = "expected contacts at the cell's own sequencing depth (depth ratio r times the observed depth)"
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise HicdiffError("--device cuda was asked for but no CUDA device is available")
+    return torch.device(device)
+
+
+@dataclass
+class CellImputation:
+    """One cell's imputed chromosomes: ``bands[chrom]`` is ``(N, D)`` expected counts, ``diag0[chrom]`` the
+    observed main diagonal, ``std[chrom]`` the per-pixel standard deviation over samples (``sample`` mode)."""
+
+    name: str
+    bands: dict = field(default_factory=dict)
+    diag0: dict = field(default_factory=dict)
+    std: dict = field(default_factory=dict)
+
+    def pixels(self, cells: CellSet, which: str = "mean") -> pd.DataFrame:
+        """Pixels with genome-wide bin ids: every band entry plus the observed main diagonal."""
+        src = self.bands if which == "mean" else self.std
+        parts = []
+        for chrom, band in src.items():
+            lo = cells.chrom_bins[chrom][0]
+            diag = self.diag0[chrom] if which == "mean" else np.zeros(band.shape[0])
+            b1, b2, v = pixels_from_band(band.astype(np.float64), diag, offset=lo, keep_zeros=True)
+            parts.append(pd.DataFrame({"bin1_id": b1, "bin2_id": b2, "count": v}))
+        return pd.concat(parts, ignore_index=True)
+
+
+@dataclass
+class _Job:
+    cell: int
+    chrom: str
+    start: int
+    rows: int
+
+
+class Imputer:
+    """A trained model ready to impute cells.
+
+    Parameters
+    ----------
+    model, tokenizer, layout, checkpoint
+        As returned by :func:`hicdiff.checkpoint.load_checkpoint`.
+    device : torch.device
+    batch_size : int
+        Windows per forward pass.
+    stride : int, optional
+        Rows between window starts in ``mean`` mode; overlapping predictions are averaged. Default: the
+        window size (no overlap but for the last window of a chromosome).
+    """
+
+    def __init__(self, model, tokenizer, layout, checkpoint, device, batch_size=64, stride=None, path=None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.layout = layout
+        self.checkpoint = checkpoint
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.cfg = model.cfg
+        self.stride = int(stride or self.cfg.window_rows)
+        self.path = path
+        self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
+        self.locus_offset = layout.locus_offset
+
+    @classmethod
+    def from_checkpoint(cls, path, device="auto", threads=None, batch_size=64, stride=None) -> "Imputer":
+        if threads:
+            torch.set_num_threads(int(threads))
+        dev = resolve_device(device)
+        model, tok, layout, ckpt = load_checkpoint(path, device=dev)
+        return cls(model, tok, layout, ckpt, dev, batch_size=batch_size, stride=stride, path=str(path))
+
+    # -- windows -----------------------------------------------------------------------------------------
+    def _starts(self, n_bins: int, rows: int, stride: int) -> list[int]:
+        tr = self.cfg.tile_rows
+        if n_bins <= rows:
+            return [0]
+        last = math.ceil((n_bins - rows) / tr) * tr
+        starts = list(range(0, last, max(tr, stride // tr * tr)))
+        return starts + [last] if starts[-1] != last else starts
+
+    def _jobs(self, cell: int, shapes: dict, stride: int) -> list[_Job]:
+        jobs = []
+        for chrom, n in shapes.items():
+            rows = window_rows_for(n, self.cfg.window_rows, self.cfg.tile_rows)
+            jobs += [_Job(cell, chrom, s, rows) for s in self._starts(n, rows, stride)]
+        return jobs
+
+    def _inputs(self, jobs, bands, depths, depth_ratio):
+        dp = self.cfg.padded_diags
+        counts, valid = zip(*(window(bands[j.cell][j.chrom][0], j.start, j.rows, dp) for j in jobs))
+        counts = torch.from_numpy(np.stack(counts)).to(self.device)
+        valid = torch.from_numpy(np.stack(valid)).to(self.device)
+        observed = to_tokens(counts, valid, self.tokenizer)
+        locus = torch.tensor([self.locus_offset[j.chrom] + j.start // self.cfg.tile_rows for j in jobs],
+                             device=self.device)
+        depth = log_depth([depths[j.cell] for j in jobs]).to(self.device)
+        ratio = torch.full((len(jobs),), float(depth_ratio), device=self.device)
+        return observed, valid, locus, depth, ratio
+
+    def _forward(self, observed, target, locus, depth, ratio):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            return self.model(observed, target, locus, depth, ratio).float()
+
+    # -- the two modes -----------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _mean_batch(self, jobs, bands, depths, depth_ratio):
+        observed, valid, locus, depth, ratio = self._inputs(jobs, bands, depths, depth_ratio)
+        target = torch.where(valid, torch.full_like(observed, self.tokenizer.mask_id), observed)
+        probs = torch.softmax(self._forward(observed, target, locus, depth, ratio), dim=-1)
+        return (probs @ self.values).masked_fill(~valid, 0.0).cpu().numpy()
+
+    @torch.inference_mode()
+    def _sample_batch(self, jobs, bands, depths, depth_ratio, steps, generator):
+        observed, valid, locus, depth, ratio = self._inputs(jobs, bands, depths, depth_ratio)
+        b = observed.shape[0]
+        target = torch.where(valid, torch.full_like(observed, self.tokenizer.mask_id), observed)
+        masked = valid.clone()
+        for s in range(steps):
+            left = masked.view(b, -1).sum(1)
+            n_reveal = torch.ceil(left / (steps - s)).long()
+            logits = self._forward(observed, target, locus, depth, ratio)
+            tok, m = unmask_step(logits.view(b, -1, logits.shape[-1]), target.view(b, -1), masked.view(b, -1),
+                                 n_reveal, generator=generator)
+            target, masked = tok.view_as(target), m.view_as(masked)
+        target = torch.where(valid, target, torch.zeros_like(target))
+        return (self.values[target]).masked_fill(~valid, 0.0).cpu().numpy()
+
+    def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
+                    steps=8, seed=0):
+        """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
+
+        Windows of consecutive cells share forward passes (``batch_size`` windows each).
+        """
+        if mode not in ("mean", "sample"):
+            raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
+        if depth_ratio <= 0:
+            raise HicdiffError("depth ratio must be positive")
+        chroms = list(chroms or self.layout.chroms)
+        self.layout.check(cells, chroms)
+        generator = torch.Generator(device=self.device).manual_seed(int(seed)) if mode == "sample" else None
+        stride = self.stride if mode == "mean" else self.cfg.window_rows
+        shapes = {c: cells.n_bins(c) for c in chroms}
+        windows_per_cell = len(self._jobs(0, shapes, stride))
+        chunk = max(1, self.batch_size // max(1, windows_per_cell))
+        names = list(names)
+        for lo in range(0, len(names), chunk):
+            group = names[lo: lo + chunk]
+            bands = [cell_bands(cells, n, chroms, self.cfg.max_diag) for n in group]
+            depths = [band_depth(b) for b in bands]
+            jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride)]
+            reps = samples if mode == "sample" else 1
+            total = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()} for _ in group]
+            sq = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()} for _ in group]
+            cover = {c: np.zeros(n, np.float64) for c, n in shapes.items()}
+            for rep in range(reps):
+                for k in range(0, len(jobs), self.batch_size):
+                    batch = jobs[k: k + self.batch_size]
+                    if mode == "mean":
+                        out = self._mean_batch(batch, bands, depths, depth_ratio)
+                    else:
+                        out = self._sample_batch(batch, bands, depths, depth_ratio, steps, generator)
+                    for j, o in zip(batch, out):
+                        stop = min(j.start + j.rows, shapes[j.chrom])
+                        val = o[: stop - j.start, : self.cfg.max_diag]
+                        total[j.cell][j.chrom][j.start:stop] += val
+                        sq[j.cell][j.chrom][j.start:stop] += val * val
+                        if j.cell == 0 and rep == 0:
+                            cover[j.chrom][j.start:stop] += 1
+            n_draws = {c: cover[c][:, None] * reps for c in shapes}
+            for k, name in enumerate(group):
+                res = CellImputation(name)
+                for c in chroms:
+                    mean = total[k][c] / n_draws[c]
+                    res.bands[c] = mean.astype(np.float32)
+                    res.diag0[c] = bands[k][c][1]
+                    if mode == "sample":
+                        var = np.maximum(sq[k][c] / n_draws[c] - mean * mean, 0.0)
+                        res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
+                yield res
+
+    def impute_cell(self, cells, name=None, chroms=None, **kwargs) -> CellImputation:
+        """Impute one cell of a :class:`CellSet` (or a cooler URI / path to a single-cell cooler)."""
+        if not isinstance(cells, CellSet):
+            cells = open_cells(cells)
+        name = name or cells.names[0]
+        return next(self.impute_many(cells.subset([name]), [name], chroms=chroms, **kwargs))
+
+
+def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
+                 cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
+                 resume=False, imputer: Imputer | None = None) -> dict:
+    """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
+    into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
+
+    Returns a summary: cells written, seconds, seconds per cell.
+    """
+    imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
+                                             stride=stride)
+    cs = open_cells(inputs, cells=cells)
+    chroms = list(chroms or imp.layout.chroms)
+    imp.layout.check(cs, chroms)
+    if uncertainty and mode != "sample":
+        raise HicdiffError("--uncertainty needs --mode sample", uncertainty)
+    params = {"mode": mode, "depth_ratio": depth_ratio, "chromosomes": chroms,
+              "max_distance_bp": imp.cfg.max_diag * imp.layout.resolution, "stride": imp.stride}
+    if mode == "sample":
+        params.update(samples=samples, steps=steps, seed=seed)
+    meta = {"scale": SCALE, "method": "hicdiff", "model": str(model), "model_step": imp.checkpoint.get("step"),
+            "parameters": params}
+    ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    ins = [*ins, model]
+    writers = [ScoolWriter(output, cs.bins, meta, float_counts=True, inputs=ins, resume=resume,
+                           keep_partial=True)]
+    if uncertainty:
+        std_meta = {**meta, "scale": "standard deviation over samples of " + SCALE}
+        writers.append(ScoolWriter(uncertainty, cs.bins, std_meta, float_counts=True,
+                                   inputs=[*ins, output], resume=resume, keep_partial=True))
+    done = set(writers[0].written).intersection(*(w.written for w in writers))
+    todo = [n for n in cs.names if n not in done]
+    for w in writers:
+        extra = set(w.written) - done
+        if extra:
+            raise HicdiffError(f"cannot resume: {len(extra)} cell(s) are in this partial file but not in the "
+                               "other output's; delete both partial files", w.temp_path)
+    if done:
+        log.info("resuming: %d of %d cells already imputed", len(done), len(cs))
+    start = time.perf_counter()
+    n = 0
+    try:
+        for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
+                                   samples=samples, steps=steps, seed=seed):
+            meta_cell = cs.cell_metadata(res.name)
+            writers[0].add(res.name, res.pixels(cs), meta_cell)
+            if uncertainty:
+                writers[1].add(res.name, res.pixels(cs, "std"), meta_cell)
+            n += 1
+            if n % 25 == 0 or n == len(todo):
+                el = time.perf_counter() - start
+                log.info("imputed %d/%d cells (%.3f s per cell)", n + len(done), len(cs), el / n)
+    except BaseException:
+        for w in writers:
+            w.abort()
+        log.warning("interrupted: %d cells kept in %s; rerun with --resume to continue",
+                    n + len(done), writers[0].temp_path)
+        raise
+    for w in writers:
+        w.close()
+    seconds = time.perf_counter() - start
+    return {"cells": n, "skipped": len(done), "seconds": seconds, "seconds_per_cell": seconds / max(n, 1),
+            "output": str(output)}
