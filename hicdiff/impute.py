@@ -126,6 +126,15 @@ class Imputer:
             jobs += [_Job(cell, chrom, s, rows) for s in self._starts(n, rows, stride)]
         return jobs
 
+    def _batches(self, jobs):
+        """Batches of at most ``batch_size`` windows of equal size (short chromosomes have shorter windows)."""
+        by_rows = {}
+        for j in jobs:
+            by_rows.setdefault(j.rows, []).append(j)
+        for group in by_rows.values():
+            for k in range(0, len(group), self.batch_size):
+                yield group[k: k + self.batch_size]
+
     def _inputs(self, jobs, bands, depths, depth_ratio):
         dp = self.cfg.padded_diags
         counts, valid = zip(*(window(bands[j.cell][j.chrom][0], j.start, j.rows, dp) for j in jobs))
@@ -194,8 +203,7 @@ class Imputer:
             sq = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()} for _ in group]
             cover = {c: np.zeros(n, np.float64) for c, n in shapes.items()}
             for rep in range(reps):
-                for k in range(0, len(jobs), self.batch_size):
-                    batch = jobs[k: k + self.batch_size]
+                for batch in self._batches(jobs):
                     if mode == "mean":
                         out = self._mean_batch(batch, bands, depths, depth_ratio)
                     else:
