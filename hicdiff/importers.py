@@ -211,7 +211,10 @@ def read_contact_table(path, fmt: str) -> _Table:
         cats = df[2].cat.categories
         if not all("\t" in c for c in cats):
             _raise_first_bad_line(path, fmt, compression, n_header, columns, "no tab")
-        df[2] = df[2].cat.rename_categories([c.split("\t", 1)[1] for c in cats])
+        names = [c.split("\t", 1)[1] for c in cats]
+        unique = sorted(set(names))
+        recode = np.array([unique.index(n) for n in names] + [-1])
+        df[2] = pd.Categorical.from_codes(recode[df[2].cat.codes.to_numpy()], unique)
     if fmt == "pairs":
         c1, p1, c2, p2 = (columns.index(c) for c in ("chrom1", "pos1", "chrom2", "pos2"))
         df = df[[c1, p1, c2, p2]]
@@ -594,8 +597,12 @@ def describe_cells(uri, max_levels: int = 12) -> dict:
         if col == "source":
             continue
         values = meta[col].dropna().astype(str)
+        numbers = pd.to_numeric(values, errors="coerce")
         counts = values.value_counts()
-        if len(counts) <= max_levels:
+        if len(values) and numbers.notna().all() and len(counts) > 2:
+            labels[col] = {"min": float(numbers.min()), "median": float(numbers.median()),
+                           "max": float(numbers.max())}
+        elif len(counts) <= max_levels:
             labels[col] = {str(k): int(v) for k, v in counts.sort_index().items()}
         else:
             labels[col] = f"{len(counts)} distinct values"
