@@ -80,7 +80,9 @@ def _expand(uri: str) -> dict[str, str]:
                 raise HicdiffError(f"has no group {group}{hint}", path)
     if not cooler.fileops.is_cooler(f"{path}::{group}" if group else path):
         raise HicdiffError("not a cooler file (HDF5 without a cooler's tables)", path)
-    return {cell_name_from_path(path): f"{path}::{group}" if group else path}
+    # FILE.scool::/cells/NAME is cell NAME; any other cooler is named after its file
+    name = group.rstrip("/").rsplit("/", 1)[-1] if group.strip("/").startswith("cells/") else None
+    return {name or cell_name_from_path(path): f"{path}::{group}" if group else path}
 
 
 class CellSet:
