@@ -1,0 +1,133 @@
+"""Training configuration: one dataclass of defaults, small YAML presets that override some of them.
+
+:class:`TrainConfig` holds the model's fields (it extends :class:`~hicdiff.model.ModelConfig`) and the
+training's. Its defaults are the ``small`` preset, the CPU default and the model measured in DESIGN §3;
+``tiny`` (tests) and ``base`` (GPU) presets in ``hicdiff/presets/*.yaml`` list only what they change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+
+import yaml
+
+from hicdiff.errors import HicdiffError
+from hicdiff.model import ModelConfig
+
+PRESETS = ("tiny", "small", "base")
+
+
+@dataclass
+class TrainConfig(ModelConfig):
+    """Model fields (inherited) plus training fields. ``n_loci`` is set from the chromosomes, never configured."""
+
+    locus_embedding: bool = True        # a learned embedding per genomic tile (n_loci from the chromosomes)
+
+    # data
+    chromosomes: list[str] | None = None   # None: default_chromosomes (no Y, M, random, unplaced)
+    batch_size: int = 16                # windows per step
+    rho_low: float = 0.1                # held-out fraction rho ~ U(rho_low, rho_high) per window
+    rho_high: float = 0.5
+    t_one_fraction: float = 0.8         # share of windows trained fully masked (t = 1), DESIGN §3
+
+    # optimisation
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1           # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    max_steps: int | None = 2000        # stop after this many steps ...
+    max_minutes: float | None = None    # ... or after this much training time, whichever comes first
+
+    # validation: fixed cells, windows, split and masks, so that numbers compare between runs
+    val_fraction: float = 0.1
+    val_min_cells: int = 2
+    val_seed: int = 0                   # chooses the validation cells and draws their split and masks
+    val_rho: float = 0.2
+    val_t: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    val_every: int = 0                  # steps between validations during training (0: only at the end)
+    val_batch_size: int = 64
+
+    # bookkeeping
+    seed: int = 0
+    log_every: int = 50                 # steps between progress lines
+    checkpoint_every: int = 500         # steps between checkpoint saves (0: only at the end)
+
+    def model_config(self, n_loci: int) -> ModelConfig:
+        """The :class:`ModelConfig` of this configuration for chromosomes spanning ``n_loci`` genomic tiles."""
+        kw = {f.name: getattr(self, f.name) for f in fields(ModelConfig)}
+        kw["n_loci"] = n_loci if self.locus_embedding else 0
+        return ModelConfig(**kw)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("n_loci")
+        return d
+
+    def check(self) -> None:
+        """Refuse settings that cannot train, with a message naming the field."""
+        problems = []
+        if self.window_rows % self.tile_rows:
+            problems.append(f"window_rows ({self.window_rows}) must be a multiple of tile_rows ({self.tile_rows})")
+        if self.width % self.heads:
+            problems.append(f"width ({self.width}) must be a multiple of heads ({self.heads})")
+        if not 0 < self.rho_low <= self.rho_high < 1:
+            problems.append("need 0 < rho_low <= rho_high < 1")
+        if not 0 < self.val_rho < 1:
+            problems.append("need 0 < val_rho < 1")
+        if not 0 <= self.t_one_fraction <= 1:
+            problems.append("need 0 <= t_one_fraction <= 1")
+        if not self.val_t or any(not 0 < t <= 1 for t in self.val_t):
+            problems.append("val_t must list times in (0, 1]")
+        elif 1.0 not in self.val_t:
+            problems.append("val_t must include 1.0 (the headline val/ce_t1)")
+        if self.max_steps is None and self.max_minutes is None:
+            problems.append("set max_steps or max_minutes")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append("max_steps must be at least 1")
+        if problems:
+            raise HicdiffError("invalid training configuration: " + "; ".join(problems))
+
+
+def _read_yaml(text: str, source: str) -> dict:
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise HicdiffError(f"not a YAML file ({e})", source) from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise HicdiffError("a configuration must be a YAML mapping of field: value", source)
+    return d
+
+
+def load_config(name_or_path: str | None = None, **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` from a preset name (``tiny``, ``small``, ``base``) or a YAML file, then ``overrides``.
+
+    ``None`` gives the defaults (the ``small`` preset). Keys that are not fields are an error that lists them.
+    """
+    values = {}
+    source = "defaults"
+    if name_or_path is not None:
+        name_or_path = str(name_or_path)
+        if name_or_path in PRESETS:
+            source = f"preset {name_or_path}"
+            text = resources.files("hicdiff").joinpath("presets", f"{name_or_path}.yaml").read_text()
+        elif os.path.isfile(name_or_path):
+            source = name_or_path
+            with open(name_or_path) as fh:
+                text = fh.read()
+        else:
+            raise HicdiffError(f"no such configuration file or preset (presets: {', '.join(PRESETS)})",
+                               name_or_path)
+        values = _read_yaml(text, source)
+    values.update(overrides)
+    known = {f.name for f in fields(TrainConfig)} - {"n_loci"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise HicdiffError(f"unknown configuration field(s) {', '.join(unknown)} in {source}")
+    cfg = TrainConfig(**values)
+    cfg.check()
+    return cfg

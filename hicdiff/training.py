@@ -1,0 +1,324 @@
+"""Training with Lightning: the conditional masked diffusion of DESIGN §3.
+
+:class:`DiffusionModule` wraps the plain :class:`~hicdiff.model.Denoiser` and the functions of
+:mod:`hicdiff.diffusion`; :class:`CellsDataModule` serves random training windows and fixed validation windows
+from :mod:`hicdiff.data`. :func:`train` runs the whole thing from a ``.scool`` to a checkpoint file.
+
+Each training step, on the training device: split every window's counts by binomial thinning at
+``rho ~ U(rho_low, rho_high)`` into an observed part (the condition, all its tokens visible) and a held-out part
+(x0); mask x0's tokens at ``t`` (a share ``t_one_fraction`` of windows fully masked); the loss is the MDLM
+cross-entropy on masked entries weighted by ``1/t``. The model is told the observed depth
+``log10((1 - rho) * band contacts of the cell)`` and ``r = rho / (1 - rho)``.
+
+Validation: mean cross-entropy (nats per masked entry) on held-out cells at fixed ``t`` values, fixed
+``rho``, fixed windows and masks; ``val/ce_t1`` (fully masked target, the setting of mean imputation) is the
+headline, next to the distance-only predictor's ``val/ce_t1_distance_only``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import lightning.pytorch as L
+import torch
+
+from hicdiff.checkpoint import save_checkpoint
+from hicdiff.config import TrainConfig
+from hicdiff.data import BandStore, ValidationSet, WindowSampler, distance_only_ce, split_cells
+from hicdiff.diffusion import (binomial_split, diffusion_loss, mask_tokens, masked_cross_entropy, sample_rho,
+                               sample_t)
+from hicdiff.errors import HicdiffError
+from hicdiff.io import open_cells
+from hicdiff.model import Denoiser
+from hicdiff.tokens import Tokenizer
+from hicdiff.windows import default_chromosomes, log_depth, to_tokens
+
+log = logging.getLogger(__name__)
+
+
+def lr_factor(step: int, progress: float, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup_steps``, then cosine decay to ``min_lr_ratio``
+    as ``progress`` (share of the step or time budget used, whichever is larger) goes from 0 to 1."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    cos = 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cos
+
+
+class DiffusionModule(L.LightningModule):
+    """The training objective around a :class:`Denoiser`; the network itself stays a plain module."""
+
+    def __init__(self, model: Denoiser, tokenizer: Tokenizer, cfg: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.val_results: dict[str, float] = {}
+        self._start = None
+
+    # -- training -------------------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        cfg, tok = self.cfg, self.tokenizer
+        counts, valid = batch["counts"], batch["valid"]
+        n = counts.shape[0]
+        rho = sample_rho(n, cfg.rho_low, cfg.rho_high, device=counts.device)
+        observed, heldout = binomial_split(counts, rho)
+        x0 = to_tokens(heldout, valid, tok)
+        t = sample_t(n, cfg.t_one_fraction, device=counts.device)
+        noisy, masked = mask_tokens(x0, valid, t, tok.mask_id)
+        logits = self.model(to_tokens(observed, valid, tok), noisy, batch["locus_start"],
+                            log_depth((1 - rho) * batch["depth"]), rho / (1 - rho))
+        return diffusion_loss(logits, x0, masked, valid, t)
+
+    def configure_optimizers(self):
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": self.cfg.weight_decay},
+                                  {"params": no_decay, "weight_decay": 0.0}], lr=self.cfg.lr, betas=(0.9, 0.99))
+
+    def progress(self) -> float:
+        """Share of the training budget used: steps or time, whichever runs out first."""
+        cfg, p = self.cfg, 0.0
+        if cfg.max_steps:
+            p = self.global_step / cfg.max_steps
+        if cfg.max_minutes and self._start is not None:
+            p = max(p, (time.monotonic() - self._start) / (60 * cfg.max_minutes))
+        return p
+
+    def on_train_start(self):
+        self._start = time.monotonic()
+
+    def on_train_batch_start(self, batch, batch_idx):
+        lr = self.cfg.lr * lr_factor(self.global_step, self.progress(), self.cfg)
+        for group in self.optimizers().optimizer.param_groups:
+            group["lr"] = lr
+
+    # -- validation -----------------------------------------------------------------------------------------
+    def on_validation_epoch_start(self):
+        self._ce_sum = torch.zeros(len(self.cfg.val_t), dtype=torch.float64, device=self.device)
+        self._ce_n = torch.zeros(len(self.cfg.val_t), dtype=torch.float64, device=self.device)
+
+    def validation_step(self, batch, batch_idx):
+        x0, masked = batch["target"].long(), batch["masked"]
+        noisy = torch.where(masked, torch.full_like(x0, self.tokenizer.mask_id), x0)
+        logits = self.model(batch["observed"].long(), noisy, batch["locus_start"], batch["log_depth"],
+                            batch["depth_ratio"])
+        n = masked.sum()
+        k = batch["t_index"]
+        self._ce_sum[k] += torch.nan_to_num(masked_cross_entropy(logits, x0, masked)).double() * n
+        self._ce_n[k] += n
+
+    def on_validation_epoch_end(self):
+        ce = (self._ce_sum / self._ce_n.clamp(min=1)).tolist()
+        self.val_results = {f"val/ce_t{t:g}": c for t, c in zip(self.cfg.val_t, ce)}
+        for name, value in self.val_results.items():
+            self.log(name, value)
+
+
+class CellsDataModule(L.LightningDataModule):
+    """Random training windows and fixed validation windows from the cells of one ``.scool``.
+
+    :meth:`setup` loads every cell's band grids once, chooses the validation cells, fits the tokenizer's class
+    values on the training cells, draws the validation windows and scores the distance-only predictor.
+    """
+
+    def __init__(self, scool, cfg: TrainConfig):
+        super().__init__()
+        self.scool = str(scool)
+        self.cfg = cfg
+        self.store = None
+
+    def setup(self, stage=None):
+        if self.store is not None:
+            return
+        cfg = self.cfg
+        cs = open_cells(self.scool)
+        chroms = cfg.chromosomes or default_chromosomes(cs)
+        missing = [c for c in chroms if c not in cs.chrom_bins]
+        if missing:
+            raise HicdiffError(f"chromosome(s) {', '.join(missing)} not in the cells' bin table", self.scool)
+        self.train_names, self.val_names = split_cells(cs.names, cfg.val_fraction, cfg.val_min_cells, cfg.val_seed)
+        t0 = time.monotonic()
+        self.store = BandStore.load(cs, chroms, cfg.max_diag, cfg.padded_diags, cfg.tile_rows)
+        index = {n: k for k, n in enumerate(self.store.names)}
+        self.train_cells = [index[n] for n in self.train_names]
+        self.val_cells = [index[n] for n in self.val_names]
+        self.tokenizer = Tokenizer(cfg.n_classes).fit(self.store.nonzero_counts(self.train_cells))
+        self.val = ValidationSet.build(self.store, self.val_cells, self.tokenizer, cfg.window_rows, cfg.val_rho,
+                                       cfg.val_t, cfg.val_seed)
+        self.distance_only_ce = distance_only_ce(self.store, self.train_cells, self.val, self.tokenizer)
+        log.info("loaded %d cells (%d training, %d validation), %d chromosomes, %d bins at %d bp in %.1f s",
+                 len(self.store.names), len(self.train_cells), len(self.val_cells), len(chroms),
+                 sum(self.store.layout.n_bins), self.store.layout.resolution, time.monotonic() - t0)
+        log.info("validation: %d windows x %d values of t; distance-only CE at t=1: %.4f nats per entry",
+                 len(self.val), len(cfg.val_t), self.distance_only_ce)
+
+    def train_dataloader(self):
+        cfg = self.cfg
+        sampler = WindowSampler(self.store, self.train_cells, cfg.window_rows, cfg.batch_size, cfg.seed)
+        return torch.utils.data.DataLoader(sampler, batch_size=None, num_workers=0)
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(self.val.batches(self.cfg.val_batch_size), batch_size=None,
+                                           num_workers=0)
+
+    def summary(self) -> dict:
+        """The data part of the checkpoint."""
+        return {
+            "scool": os.path.abspath(self.scool),
+            "n_cells": len(self.store.names),
+            "training_cells": self.train_names,
+            "validation_cells": self.val_names,
+            "chromosomes": self.store.layout.chroms,
+            "max_diag": self.store.max_diag,
+            "val_rho": self.val.rho,
+            "val_seed": self.val.seed,
+            "val_t": self.val.t,
+            "val_windows": len(self.val),
+            "val/ce_t1_distance_only": self.distance_only_ce,
+        }
+
+
+class Progress(L.Callback):
+    """Progress lines (loss, learning rate, entries per second) and checkpoints at intervals.
+
+    ``history`` collects ``(step, mean training loss over the interval)``; entries are valid window entries.
+    """
+
+    def __init__(self, save):
+        self.save = save
+        self.history: list[tuple[int, float]] = []
+        self.entries = 0.0
+        self.train_seconds = 0.0
+
+    def on_train_start(self, trainer, module):
+        self._loss = torch.zeros((), device=module.device)
+        self._entries = torch.zeros((), device=module.device)
+        self._n = 0
+        self._t = time.monotonic()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self._loss += outputs["loss"].detach()
+        self._entries += batch["valid"].sum()
+        self._n += 1
+        step, cfg = trainer.global_step, module.cfg
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            self._report(step, module)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            self.save(step)
+
+    def on_train_end(self, trainer, module):
+        if self._n:
+            self._report(trainer.global_step, module)
+
+    def _report(self, step, module):
+        now = time.monotonic()
+        seconds, entries = now - self._t, float(self._entries)
+        loss = float(self._loss) / self._n
+        self.history.append((step, loss))
+        self.entries += entries
+        self.train_seconds += seconds
+        lr = module.optimizers().optimizer.param_groups[0]["lr"]
+        log.info("step %d  loss %.4f  lr %.2e  %.0f entries/s", step, loss, lr, entries / max(seconds, 1e-9))
+        self._loss.zero_()
+        self._entries.zero_()
+        self._n = 0
+        self._t = now
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: steps, minutes of training, validation numbers, throughput and loss history."""
+
+    checkpoint: str
+    steps: int
+    minutes: float
+    val: dict
+    distance_only_ce: float
+    entries_per_s: float
+    history: list = field(default_factory=list)
+
+    @property
+    def val_ce_t1(self) -> float:
+        return self.val["val/ce_t1"]
+
+    def summary_line(self) -> str:
+        gain = 100 * (1 - self.val_ce_t1 / self.distance_only_ce)
+        return (f"trained {self.steps} steps in {self.minutes:.1f} min: validation CE at t=1 "
+                f"{self.val_ce_t1:.4f} nats vs distance-only {self.distance_only_ce:.4f} ({gain:.1f}% lower); "
+                f"{self.entries_per_s:,.0f} entries/s; saved {self.checkpoint}")
+
+
+def _accelerator(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise HicdiffError(f"unknown device {device!r} (auto, cpu or cuda)")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise HicdiffError("--device cuda was asked for, but torch sees no CUDA device")
+    if device == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "gpu" if device == "cuda" else "cpu"
+
+
+def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | None = None) -> TrainResult:
+    """Train a denoiser on the cells of ``scool`` and write the checkpoint to ``output``.
+
+    Parameters
+    ----------
+    scool : str
+        A ``.scool`` of raw cells (``hicdiff load``).
+    output : str
+        Checkpoint file (:func:`hicdiff.checkpoint.save_checkpoint`), written atomically at the end and every
+        ``cfg.checkpoint_every`` steps.
+    cfg : TrainConfig
+        Model and training settings (:func:`hicdiff.config.load_config`).
+    device : {"auto", "cpu", "cuda"}
+        On CUDA, training runs in bf16 mixed precision.
+    threads : int, optional
+        CPU threads for torch.
+    """
+    cfg.check()
+    accelerator = _accelerator(device)
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(out_dir):
+        raise HicdiffError(f"output folder {out_dir} does not exist", output)
+    if threads:
+        torch.set_num_threads(threads)
+    L.seed_everything(cfg.seed, verbose=False)
+
+    data = CellsDataModule(scool, cfg)
+    data.setup("fit")
+    model = Denoiser(cfg.model_config(data.store.layout.n_loci))
+    module = DiffusionModule(model, data.tokenizer, cfg)
+    log.info("model: %s parameters, width %d, %d layers; %s", f"{model.n_params():,}", cfg.width, cfg.depth,
+             "bf16 on CUDA" if accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads")
+
+    def save(step):
+        data_summary = {**data.summary(), **module.val_results}
+        save_checkpoint(output, model, data.tokenizer, data.store.layout, cfg.to_dict(), data_summary, step)
+
+    progress = Progress(save)
+    precision = "bf16-mixed" if accelerator == "gpu" else "32-true"
+    if accelerator == "gpu":
+        torch.set_float32_matmul_precision("high")
+    common = dict(accelerator=accelerator, devices=1, precision=precision, logger=False,
+                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    val_kw = ({"val_check_interval": cfg.val_every, "check_val_every_n_epoch": None} if cfg.val_every
+              else {"limit_val_batches": 0})
+    trainer = L.Trainer(max_steps=cfg.max_steps or -1,
+                        max_time=timedelta(minutes=cfg.max_minutes) if cfg.max_minutes else None,
+                        gradient_clip_val=cfg.grad_clip, num_sanity_val_steps=0, callbacks=[progress],
+                        **val_kw, **common)
+    trainer.fit(module, datamodule=data)
+    minutes = (time.monotonic() - module._start) / 60
+    L.Trainer(**common).validate(module, datamodule=data, verbose=False)
+    save(trainer.global_step)
+    result = TrainResult(str(output), trainer.global_step, minutes, dict(module.val_results),
+                         data.distance_only_ce, progress.entries / max(progress.train_seconds, 1e-9),
+                         progress.history)
+    log.info("validation: %s", "  ".join(f"{k} {v:.4f}" for k, v in result.val.items()))
+    return result
