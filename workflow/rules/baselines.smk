@@ -1,0 +1,12 @@
+rule baseline:
+    """A baseline imputed from the same input parts as hicdiff, for the evaluation."""
+    input:
+        f"{OUT}/eval/input.scool",
+    output:
+        f"{OUT}/eval/{{method}}.scool",
+    log:
+        f"{LOGS}/baseline/{{method}}.log",
+    benchmark:
+        f"{BENCH}/baseline/{{method}}.tsv"
+    shell:
+        "rm -f {output}.partial; hicdiff baseline {input} --method {wildcards.method} -o {output} > {log} 2>&1"

@@ -1,0 +1,57 @@
+"""Paths of one run and the config turned into command-line options; no data processing happens here."""
+
+import glob
+import os
+
+import numpy as np
+
+DATA = Path(config["data_dir"])
+if not DATA.is_absolute():
+    DATA = (REPO / DATA).resolve()
+
+# every output of the run lives below OUT
+OUT = f"{config['results_dir']}/{config['run']}"
+LOGS = f"{OUT}/logs"
+BENCH = f"{OUT}/benchmarks"
+
+SHARDS = [f"{i:03d}" for i in range(config["impute"]["shards"])]
+# the cells each imputation works on: the input parts for the evaluation, all contacts for the product
+IMPUTE_FROM = {"input": f"{OUT}/eval/input.scool", "cells": f"{OUT}/cells.scool"}
+
+
+wildcard_constraints:
+    part="|".join(IMPUTE_FROM),
+    shard=r"\d+",
+    method="|".join(m.replace("-", r"\-") for m in config["baselines"]) or "(?!)",
+
+
+def data_path(rel):
+    """A file of the dataset, relative to data_dir."""
+    return str(DATA / rel)
+
+
+def dataset_inputs():
+    """The contact files (or per-cell folders) to load: the configured globs, sorted, thinned to max_cells."""
+    ds = config["dataset"]
+    found = []
+    for pattern in ds["inputs"]:
+        hits = sorted(glob.glob(data_path(pattern)))
+        if not hits:
+            raise WorkflowError(f"dataset input {pattern!r} matches nothing under {DATA} (see data/README.md)")
+        found.extend(h for h in hits if h not in found)
+    n = ds["max_cells"]
+    if n and n < len(found):
+        found = [found[int(k)] for k in np.linspace(0, len(found), n, endpoint=False)]
+    return found
+
+
+def optional(flag, value):
+    """``flag value`` when the config sets a value, else nothing."""
+    return "" if value is None else f"{flag} {value}"
+
+
+def final_outputs():
+    targets = [f"{OUT}/report/report.md"]
+    if config["impute"]["all_contacts"]:
+        targets.append(f"{OUT}/imputed.scool")
+    return targets

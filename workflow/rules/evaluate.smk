@@ -1,0 +1,27 @@
+rule evaluate:
+    """hicdiff and the baselines scored on the held-out contacts (and against references): the report."""
+    input:
+        imputed=f"{OUT}/eval/hicdiff.scool",
+        baselines=expand(f"{OUT}/eval/{{method}}.scool", method=config["baselines"]),
+        heldout=f"{OUT}/eval/heldout.scool",
+        reference=[data_path(config["evaluate"]["reference"])] if config["evaluate"]["reference"] else [],
+        by_label=(
+            [data_path(config["evaluate"]["reference_by_label"])] if config["evaluate"]["reference_by_label"] else []
+        ),
+        labels=[data_path(config["dataset"]["labels"])] if config["dataset"]["labels"] else [],
+    output:
+        report=f"{OUT}/report/report.md",
+        metrics=f"{OUT}/report/metrics.tsv",
+        json=f"{OUT}/report/metrics.json",
+    log:
+        f"{LOGS}/evaluate.log",
+    benchmark:
+        f"{BENCH}/evaluate.tsv"
+    params:
+        folder=f"{OUT}/report",
+        reference=lambda w, input: optional("--reference", input.reference[0] if input.reference else None),
+        by_label=lambda w, input: optional("--reference-by-label", input.by_label[0] if input.by_label else None),
+        labels=lambda w, input: optional("--labels", input.labels[0] if input.labels else None),
+    shell:
+        "hicdiff evaluate {input.imputed} {input.baselines} --heldout {input.heldout} {params.reference} "
+        "{params.by_label} {params.labels} -o {params.folder} > {log} 2>&1"

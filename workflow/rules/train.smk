@@ -1,0 +1,21 @@
+rule train:
+    """A model trained (self-supervised) on the input parts of the cells, so that held-out contacts stay unseen."""
+    input:
+        f"{OUT}/eval/input.scool",
+    output:
+        f"{OUT}/model.ckpt",
+    log:
+        f"{LOGS}/train.log",
+    benchmark:
+        f"{BENCH}/train.tsv"
+    threads: config["train"]["threads"]
+    params:
+        config=config["train"]["config"],
+        max_time=optional("--max-time", config["train"]["max_time"]),
+        max_steps=optional("--max-steps", config["train"]["max_steps"]),
+        max_distance=optional("--max-distance", config["train"]["max_distance"]),
+        seed=config["train"]["seed"],
+        device=config["train"]["device"],
+    shell:
+        "hicdiff train {input} -o {output} --config {params.config} {params.max_time} {params.max_steps} "
+        "{params.max_distance} --seed {params.seed} --device {params.device} --threads {threads} > {log} 2>&1"
