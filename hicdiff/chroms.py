@@ -4,7 +4,7 @@ Contact files name chromosomes in several ways (``chr1``, ``1``, ``mm10_chr1``).
 maps each name found in a file to a chromosome of the sizes file, in this order:
 
 1. an explicit mapping (``--chrom-map FILE``: two tab-separated columns, name in the contact file ->
-   name in the sizes file; a target ``-`` or an empty target drops that chromosome);
+   name in the sizes file; the target ``-`` drops that chromosome);
 2. the name itself;
 3. the ``chr`` prefix added or removed (``1`` <-> ``chr1``; ``M``/``MT`` <-> ``chrM``);
 4. an assembly prefix removed: everything up to and including the first ``_`` (``mm10_chr1`` -> ``chr1``,
@@ -87,7 +87,7 @@ def read_chromsizes(path, chromosomes=None) -> pd.Series:
 
 
 def read_chrom_map(path) -> dict[str, str | None]:
-    """Name in contact files -> name in the sizes file, from a two-column TSV (``-`` or empty: drop)."""
+    """Name in contact files -> name in the sizes file, from a two-column TSV (target ``-``: drop)."""
     path = str(path)
     if not os.path.exists(path):
         raise HicdiffError("no such file (chromosome map)", path)
@@ -96,15 +96,12 @@ def read_chrom_map(path) -> dict[str, str | None]:
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith("#"):
                 continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) == 1 and len(line.split()) == 2:
-                fields = line.split()
-            if len(fields) > 2 or not fields[0].strip():
+            fields = line.split()
+            if len(fields) != 2:
                 raise HicdiffError(
-                    f"line {lineno}: expected 'name in contact files<TAB>name in sizes file', "
+                    f"line {lineno}: expected 'name in contact files<TAB>name in sizes file (or -)', "
                     f"found {line.strip()[:60]!r}", path)
-            target = fields[1].strip() if len(fields) == 2 else ""
-            mapping[fields[0].strip()] = None if target in ("", "-") else target
+            mapping[fields[0]] = None if fields[1] == "-" else fields[1]
     return mapping
 
 

@@ -359,8 +359,13 @@ def bin_table(table: _Table, genome: Genome, trans: bool = False) -> tuple[list[
     """
     stats = FileStats(total=float(table.count.sum()))
     _check_counts(table)
-    code1 = _chrom_codes(table.chrom1, genome, table, stats)
-    code2 = _chrom_codes(table.chrom2, genome, table, stats)
+    dropped: dict[str, str] = {}
+    code1, drop1 = _chrom_codes(table.chrom1, genome, dropped)
+    code2, drop2 = _chrom_codes(table.chrom2, genome, dropped)
+    if dropped:
+        per_name = _count_dropped(drop1, drop2, table.count, len(dropped))
+        for (n, kind), c in zip(dropped.items(), per_name):
+            (stats.unmatched if kind == "unmatched" else stats.excluded)[n] += float(c)
     keep = (code1 >= 0) & (code2 >= 0)
     if stats.unmatched and not keep.any() and not stats.excluded:
         names = ", ".join(sorted(stats.unmatched, key=natural_key)[:6])
@@ -393,16 +398,25 @@ def bin_table(table: _Table, genome: Genome, trans: bool = False) -> tuple[list[
     return cells, stats
 
 
-def _chrom_codes(chrom: pd.Categorical, genome: Genome, table: _Table, stats: FileStats) -> np.ndarray:
+def _chrom_codes(chrom: pd.Categorical, genome: Genome, dropped: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: index of the chromosome in the genome (-1: dropped) and index of the dropped name in
+    ``dropped`` (name -> "unmatched" or "excluded"; -1: kept), which this call extends."""
     cats = [str(c) for c in chrom.categories]
     codes, unmatched, excluded = genome.matcher.codes(cats)
-    raw = np.asarray(chrom.codes)
-    if unmatched or excluded:
-        per_cat = np.bincount(raw, weights=table.count, minlength=len(cats))
-        for names, counter in ((unmatched, stats.unmatched), (excluded, stats.excluded)):
-            for n in names:
-                counter[n] += float(per_cat[cats.index(n)])
-    return np.asarray(codes + [-1], dtype=np.int64)[raw]  # code -1 (missing) indexes the trailing -1
+    dropped.update({n: "unmatched" for n in unmatched})
+    dropped.update({n: "excluded" for n in excluded})
+    names = list(dropped)
+    drop_index = [names.index(n) if code < 0 else -1 for n, code in zip(cats, codes)]
+    raw = np.asarray(chrom.codes)  # -1 (missing) picks the trailing -1 of both lookups
+    return np.asarray(codes + [-1], dtype=np.int64)[raw], np.asarray(drop_index + [-1], dtype=np.int64)[raw]
+
+
+def _count_dropped(d1, d2, count, n_names) -> np.ndarray:
+    """Contacts per dropped name, each contact counted once per distinct dropped name at its ends."""
+    first = d1 >= 0
+    second = (d2 >= 0) & (d2 != d1)
+    return (np.bincount(d1[first], weights=count[first], minlength=n_names)
+            + np.bincount(d2[second], weights=count[second], minlength=n_names))
 
 
 def _check_counts(table: _Table) -> None:
