@@ -542,8 +542,10 @@ def import_cells(inputs, output, resolution, chromsizes, fmt="auto", labels=None
                     continue
                 cell_meta = {}
                 if meta_table is not None:
-                    if name in meta_table.index:
-                        cell_meta = meta_table.loc[name].to_dict()
+                    # a barcode cell may be listed under its raw barcode ("A1,A4") or its name ("A1_A4")
+                    key = barcode if barcode is not None and barcode in meta_table.index else name
+                    if key in meta_table.index:
+                        cell_meta = meta_table.loc[key].to_dict()
                     elif strict:
                         raise HicdiffError(f"cell {name} has no row in the labels table {labels} (--strict)",
                                            path)

@@ -298,3 +298,13 @@ def test_script_loads_and_logs_progress(data_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "loading 1 file(s) at 1000000 bp" in proc.stderr
     assert "1 cells, " in proc.stdout and out.exists()
+
+
+def test_same_cell_twice(data_dir, tmp_path):
+    src = data_dir / "gageseq_mouse_cortex_chr1" / "chr1_data" / "A1_A4.pairs.gz"
+    copy = tmp_path / "copy.pairs.gz"
+    copy.write_bytes(src.read_bytes())
+    result = run("load", src, copy, "-r", MB, "-c", data_dir / "chromsizes" / "mm10.chrom.sizes",
+                 "-o", tmp_path / "o.scool")
+    _assert_error(result, "copy.pairs.gz: cell name 'A1_A4' also comes from", "A1_A4.pairs.gz")
+    assert _nothing_written(tmp_path)

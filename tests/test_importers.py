@@ -163,10 +163,14 @@ def test_gageseq_pairs(data_dir, tmp_path):
     root = data_dir / "gageseq_mouse_cortex_chr1"
     files = [root / "chr1_data" / f for f in ("A1_A4.pairs.gz", "A1_A6.pairs.gz", "A1_A8.pairs.gz")]
     out = tmp_path / "gage.scool"
-    summary = import_cells(files, out, 100_000, root / "mm10_chr_size.txt", fmt="gageseq")
+    labels = tmp_path / "barcodes.tsv"
+    labels.write_text("cell\tplate\nA1,A4\tp1\nA1_A6\tp2\n")  # raw barcode or cell name both join
+    summary = import_cells(files, out, 100_000, root / "mm10_chr_size.txt", fmt="gageseq", labels=labels)
     assert not summary.unmatched  # mm10_chr1 -> chr1 by the prefix rule
+    assert summary.unlabelled == ["A1_A8"]
     cs = open_cells(out)
     assert cs.names == ["A1_A4", "A1_A6", "A1_A8"]  # barcode "A1,A4" -> cell A1_A4
+    assert [cs.cell_metadata(n).get("plate") for n in cs.names] == ["p1", "p2", None]
     for name, path in zip(cs.names, files):
         fields = [line.split("\t") for line in _lines(path)]
         assert {f[4] for f in fields} == {name.replace("_", ",")}
