@@ -241,15 +241,13 @@ def _pairs_columns(header: list[str], path: str) -> list[str]:
 def _read_csv(path, fmt, compression, n_header, columns) -> pd.DataFrame:
     common = dict(header=None, skiprows=n_header, compression=compression, engine="c", comment=None)
     cat = "category"
-    if fmt == "contacts":
-        return pd.read_csv(path, sep=r"\s+", dtype={0: cat, 1: np.int64, 2: cat, 3: np.int64, 4: np.float64},
-                           **common)
-    if fmt == "gageseq":
-        return pd.read_csv(path, sep=r"\s+", dtype={0: cat, 1: np.int64, 2: cat, 3: np.int64, 4: cat},
-                           **common)
-    if fmt == "dipc":
-        return pd.read_csv(path, sep=",", dtype={0: cat, 1: np.int64, 2: cat, 3: np.int64, 4: cat},
-                           **common)
+    if fmt in ("contacts", "gageseq", "dipc"):
+        last = np.float64 if fmt == "contacts" else cat
+        df = pd.read_csv(path, sep="," if fmt == "dipc" else r"\s+",
+                         dtype={0: cat, 1: np.int64, 2: cat, 3: np.int64, 4: last}, **common)
+        if df.shape[1] != 5:
+            raise ValueError(f"{df.shape[1]} columns")
+        return df
     idx = {c: columns.index(c) for c in ("chrom1", "pos1", "chrom2", "pos2")}
     dtype = {idx["chrom1"]: cat, idx["chrom2"]: cat, idx["pos1"]: np.int64, idx["pos2"]: np.int64}
     df = pd.read_csv(path, sep="\t", dtype=dtype, usecols=sorted(idx.values()), **common)
@@ -341,13 +339,12 @@ class Genome:
 class FileStats:
     """What happened to the contacts of one file (counts are contacts, i.e. summed ``count``)."""
 
-    total: float = 0.0
     unmatched: Counter = field(default_factory=Counter)
     excluded: Counter = field(default_factory=Counter)
     trans_dropped: float = 0.0
 
 
-def bin_table(table: _Table, genome: Genome, trans: bool = False) -> tuple[list[tuple[str, pd.DataFrame]], FileStats]:
+def bin_table(table: _Table, genome: Genome, trans: bool = False) -> tuple[list, FileStats]:
     """Pixels of each cell of a contact table.
 
     Returns
@@ -357,7 +354,7 @@ def bin_table(table: _Table, genome: Genome, trans: bool = False) -> tuple[list[
         the file's single cell (all formats but ``gageseq``).
     stats : FileStats
     """
-    stats = FileStats(total=float(table.count.sum()))
+    stats = FileStats()
     _check_counts(table)
     dropped: dict[str, str] = {}
     code1, drop1 = _chrom_codes(table.chrom1, genome, dropped)

@@ -67,7 +67,7 @@ def test_load_lee_cells_with_labels(lee, tmp_path):
     result = run("load", *files, "--format", "contacts", "--resolution", MB, "--chromsizes",
                  lee / "hg19.chrom.sizes", "--labels", lee / "cells.tsv", "-o", out)
     assert result.exit_code == 0, result.output
-    assert f"4 cells" in result.output
+    assert "4 cells" in result.output
     cs = open_cells(out)
     assert sorted(cs.names) == sorted(LEE_CELLS) and cs.resolution == MB and len(cs.chromnames) == 23
     totals = cs.contacts_per_cell()
@@ -280,7 +280,8 @@ def test_script_reports_errors_with_status_2(data_dir, tmp_path):
     proc = subprocess.run([hicdiff_script(), "info", str(data_dir / "lee2019_pfc" / "cells.tsv")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"hicdiff: error: {data_dir / 'lee2019_pfc' / 'cells.tsv'}: not a cooler file (not HDF5)"
+    expected = f"hicdiff: error: {data_dir / 'lee2019_pfc' / 'cells.tsv'}: not a cooler file (not HDF5)"
+    assert proc.stderr.strip() == expected
     proc = subprocess.run([hicdiff_script(), "load", str(tmp_path / "none.pairs"), "-r", "1000000", "-c",
                            str(data_dir / "chromsizes" / "mm9.chrom.sizes"), "-o", str(tmp_path / "o.scool")],
                           capture_output=True, text=True, timeout=120)

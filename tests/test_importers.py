@@ -326,3 +326,11 @@ def test_positions_are_binned_like_cooler(data_dir, tmp_path):
                  chromosomes=["chr19"])
     px = open_cells(tmp_path / "edge.scool").pixels("edge")
     assert px.to_dict("list") == {"bin1_id": [0], "bin2_id": [int(np.ceil(length / MB)) - 1], "count": [1]}
+
+
+def test_a_whole_file_with_four_columns(data_dir, tmp_path):
+    src = data_dir / "nagano2017_mesc_contacts" / "cells" / "1CDX1.12" / "new_adj.gz"
+    four = tmp_path / "four.txt"
+    four.write_text("\n".join(" ".join(line.split()[:4]) for line in _lines(src)[:30]) + "\n")
+    with pytest.raises(HicdiffError, match=r"four.txt: line 1: expected 5 fields 'chrA posA chrB posB count', found 4"):
+        import_cells(four, tmp_path / "f.scool", MB, data_dir / "chromsizes" / "mm9.chrom.sizes", fmt="contacts")
