@@ -117,8 +117,8 @@ class WindowSampler(torch.utils.data.IterableDataset):
     Each window: a cell uniformly, then a start uniformly among all window starts of all chromosomes
     (multiples of ``tile_rows``, the last one reaching the chromosome's end). Yields dicts of ``counts``
     (float32 ``(B, W, Dp)``), ``valid`` (bool, same shape), ``locus_start`` (``(B,)`` genomic-tile index of the
-    first row) and ``depth`` (``(B,)`` band contacts of the cell). The binomial split, tokens and masks are
-    drawn later, in the training step, on the training device.
+    first row), ``depth`` (``(B,)`` band contacts of the cell) and ``cell`` (``(B,)`` index into the store).
+    The binomial split, tokens and masks are drawn later, in the training step, on the training device.
     """
 
     def __init__(self, store: BandStore, cells, window_rows: int, batch_size: int, seed: int):
@@ -145,7 +145,7 @@ class WindowSampler(torch.utils.data.IterableDataset):
         cells = self.cells[torch.randint(len(self.cells), (self.batch_size,), generator=g)]
         counts, valid = self.store.gather(cells, self.first[idx], self.end[idx], self.window_rows)
         return {"counts": counts, "valid": valid, "locus_start": self.locus[idx],
-                "depth": self.store.depth[cells].float()}
+                "depth": self.store.depth[cells].float(), "cell": cells}
 
     def __iter__(self):
         while True:

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -224,7 +225,8 @@ class Progress(L.Callback):
         self.entries += entries
         self.train_seconds += seconds
         lr = module.optimizers().optimizer.param_groups[0]["lr"]
-        log.info("step %d  loss %.4f  lr %.2e  %.0f entries/s", step, loss, lr, entries / max(seconds, 1e-9))
+        log.info("step %d  loss %.4f  lr %.2e  %.0f entries/s  %.1f min", step, loss, lr,
+                 entries / max(seconds, 1e-9), (now - module._start) / 60)
         self._loss.zero_()
         self._entries.zero_()
         self._n = 0
@@ -233,8 +235,10 @@ class Progress(L.Callback):
 
 @dataclass
 class TrainResult:
-    """What :func:`train` did: steps, minutes of training, validation numbers, throughput and loss history."""
+    """What :func:`train` did: the trained model (eval mode, on the CPU), steps, minutes of training, validation
+    numbers (nats per masked entry), throughput (valid entries per second) and ``(step, loss)`` history."""
 
+    model: Denoiser
     checkpoint: str
     steps: int
     minutes: float
@@ -313,11 +317,14 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
                         max_time=timedelta(minutes=cfg.max_minutes) if cfg.max_minutes else None,
                         gradient_clip_val=cfg.grad_clip, num_sanity_val_steps=0, callbacks=[progress],
                         **val_kw, **common)
-    trainer.fit(module, datamodule=data)
-    minutes = (time.monotonic() - module._start) / 60
-    L.Trainer(**common).validate(module, datamodule=data, verbose=False)
+    with warnings.catch_warnings():
+        # Lightning 2.6 on torch 2.13 warns about a deprecated torch pytree API on every fit
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        trainer.fit(module, datamodule=data)
+        minutes = (time.monotonic() - module._start) / 60
+        L.Trainer(**common).validate(module, datamodule=data, verbose=False)
     save(trainer.global_step)
-    result = TrainResult(str(output), trainer.global_step, minutes, dict(module.val_results),
+    result = TrainResult(model.cpu().eval(), str(output), trainer.global_step, minutes, dict(module.val_results),
                          data.distance_only_ce, progress.entries / max(progress.train_seconds, 1e-9),
                          progress.history)
     log.info("validation: %s", "  ".join(f"{k} {v:.4f}" for k, v in result.val.items()))

@@ -1,7 +1,6 @@
 """``hicdiff train``: train a denoiser on the cells of a ``.scool``."""
 
 import logging
-import warnings
 
 import click
 
@@ -46,7 +45,7 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
     if max_distance:
         if max_distance < cs.resolution:
             raise HicdiffError(f"--max-distance {max_distance} bp is below the resolution ({cs.resolution} bp)")
-        overrides["max_diag"] = max_distance // cs.resolution
+        overrides["max_diag"] = int(max_distance // cs.resolution)
     if max_steps or max_time:
         overrides["max_steps"] = max_steps
         overrides["max_minutes"] = max_time
@@ -54,9 +53,8 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
 
     from hicdiff.training import train
 
-    # Lightning's banners (GPU available, tips) and a torch-version deprecation notice are noise here
+    # Lightning's banners (GPU available, tips) are noise here
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
     result = train(cells, output, cfg, device=device, threads=threads)
     click.echo(result.summary_line())
