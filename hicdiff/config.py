@@ -103,6 +103,21 @@ def _read_yaml(text: str, source: str) -> dict:
     return d
 
 
+def _coerce(name, value, type_name: str, source: str):
+    """Numbers as their field's type: YAML reads ``1e-3`` (no dot) as a string, and ``2`` for a float as an int."""
+    kind = type_name.split("|")[0].strip()
+    if value is None or kind not in ("int", "float"):
+        return value
+    try:
+        number = float(value)
+        if kind == "int" and number != int(number):
+            raise ValueError
+        return int(number) if kind == "int" else number
+    except (TypeError, ValueError):
+        raise HicdiffError(f"field {name} must be {'an integer' if kind == 'int' else 'a number'}, "
+                           f"not {value!r} (in {source})") from None
+
+
 def load_config(name_or_path: str | None = None, **overrides) -> TrainConfig:
     """A :class:`TrainConfig` from a preset name (``tiny``, ``small``, ``base``) or a YAML file, then ``overrides``.
 
@@ -124,10 +139,13 @@ def load_config(name_or_path: str | None = None, **overrides) -> TrainConfig:
                                name_or_path)
         values = _read_yaml(text, source)
     values.update(overrides)
-    known = {f.name for f in fields(TrainConfig)} - {"n_loci"}
-    unknown = sorted(set(values) - known)
+    types = {f.name: str(f.type) for f in fields(TrainConfig)}
+    if "n_loci" in values:
+        raise HicdiffError(f"n_loci is set from the chromosomes, not configured (in {source}); "
+                           "set locus_embedding: false for none")
+    unknown = sorted(set(values) - set(types))
     if unknown:
         raise HicdiffError(f"unknown configuration field(s) {', '.join(unknown)} in {source}")
-    cfg = TrainConfig(**values)
+    cfg = TrainConfig(**{k: _coerce(k, v, types[k], source) for k, v in values.items()})
     cfg.check()
     return cfg

@@ -119,6 +119,8 @@ class DiffusionModule(L.LightningModule):
         self.val_results = {f"val/ce_t{t:g}": c for t, c in zip(self.cfg.val_t, ce)}
         for name, value in self.val_results.items():
             self.log(name, value)
+        log.info("validation at step %d: %s", self.global_step,
+                 "  ".join(f"{k} {v:.4f}" for k, v in self.val_results.items()))
 
 
 class CellsDataModule(L.LightningDataModule):
@@ -254,7 +256,8 @@ class TrainResult:
     def summary_line(self) -> str:
         gain = 100 * (1 - self.val_ce_t1 / self.distance_only_ce)
         return (f"trained {self.steps} steps in {self.minutes:.1f} min: validation CE at t=1 "
-                f"{self.val_ce_t1:.4f} nats vs distance-only {self.distance_only_ce:.4f} ({gain:.1f}% lower); "
+                f"{self.val_ce_t1:.4f} nats vs distance-only {self.distance_only_ce:.4f} "
+                f"({abs(gain):.1f}% {'lower' if gain >= 0 else 'higher'}); "
                 f"{self.entries_per_s:,.0f} entries/s; saved {self.checkpoint}")
 
 
@@ -324,8 +327,6 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
         minutes = (time.monotonic() - module._start) / 60
         L.Trainer(**common).validate(module, datamodule=data, verbose=False)
     save(trainer.global_step)
-    result = TrainResult(model.cpu().eval(), str(output), trainer.global_step, minutes, dict(module.val_results),
-                         data.distance_only_ce, progress.entries / max(progress.train_seconds, 1e-9),
-                         progress.history)
-    log.info("validation: %s", "  ".join(f"{k} {v:.4f}" for k, v in result.val.items()))
-    return result
+    return TrainResult(model.cpu().eval(), str(output), trainer.global_step, minutes, dict(module.val_results),
+                       data.distance_only_ce, progress.entries / max(progress.train_seconds, 1e-9),
+                       progress.history)

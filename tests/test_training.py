@@ -51,6 +51,11 @@ def test_config_errors_name_the_problem(tmp_path):
         load_config("tiny", window_rows=30)
     with pytest.raises(HicdiffError, match="n_loci"):
         load_config(None, n_loci=5)
+    with pytest.raises(HicdiffError, match="lr must be a number"):
+        load_config(None, lr="fast")
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("lr: 1e-3\nmax_steps: 100\n")                  # YAML reads 1e-3 as a string
+    assert load_config(str(ok)).lr == 0.001
 
 
 # -- data ----------------------------------------------------------------------------------------------------
