@@ -21,6 +21,7 @@ COMMANDS = {
     "impute": "impute",
     "baseline": "baseline",
     "evaluate": "evaluate",
+    "merge": "merge",
 }
 
 
