@@ -29,7 +29,7 @@ from hicdiff.checkpoint import load_checkpoint
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
-from hicdiff.windows import band_depth, cell_bands, log_depth, to_tokens, window, window_rows_for
+from hicdiff.windows import band_depth, cell_bands, log_depth, to_tokens, window
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Imputer:
     def _jobs(self, cell: int, shapes: dict, stride: int) -> list[_Job]:
         jobs = []
         for chrom, n in shapes.items():
-            rows = window_rows_for(n, self.cfg.window_rows, self.cfg.tile_rows)
+            rows = self.cfg.window_rows  # as in training: short chromosomes are padded, not cut
             jobs += [_Job(cell, chrom, s, rows) for s in self._starts(n, rows, stride)]
         return jobs
 

@@ -122,11 +122,6 @@ def window(band: np.ndarray, start: int, rows: int, padded_diags: int):
     return out, valid
 
 
-def window_rows_for(n_bins: int, cfg_rows: int, tile_rows: int) -> int:
-    """Rows of the windows for a chromosome of ``n_bins``: the configured size, or less for short chromosomes."""
-    return min(cfg_rows, math.ceil(n_bins / tile_rows) * tile_rows)
-
-
 def to_tokens(counts: torch.Tensor, valid: torch.Tensor, tokenizer: Tokenizer) -> torch.Tensor:
     """Class tokens of a count grid, PAD where ``valid`` is False."""
     edges = torch.as_tensor(tokenizer.edges, dtype=counts.dtype, device=counts.device)
