@@ -86,8 +86,8 @@ class Denoiser(nn.Module):
         super().__init__()
         self.cfg = cfg
         e, v = cfg.tile_entries, cfg.vocab_size
-        self.observed = nn.Embedding(e * v, cfg.width)
-        self.target = nn.Embedding(e * v, cfg.width)
+        # rows 0..e*v-1: observed token at each entry offset; e*v..2*e*v-1: target token
+        self.entries = nn.Embedding(2 * e * v, cfg.width)
         self.diag_pos = nn.Embedding(cfg.diag_tiles, cfg.width)
         self.row_pos = nn.Embedding(cfg.row_tiles, cfg.width)
         self.locus = nn.Embedding(cfg.n_loci, cfg.width) if cfg.n_loci > 0 else None
@@ -130,9 +130,11 @@ class Denoiser(nn.Module):
         c = self.cfg
         b, w, d = observed.shape
         obs = self._tiles(observed) + self.entry_offset
-        tgt = self._tiles(target) + self.entry_offset
-        x = self.observed(obs).sum(-2) + self.target(tgt).sum(-2)          # (B, R, C, width)
-        rows, cols = x.shape[1], x.shape[2]
+        tgt = self._tiles(target) + self.entry_offset + c.tile_entries * c.vocab_size
+        rows, cols = obs.shape[1], obs.shape[2]
+        # a tile's embedding sums its entries' embeddings; embedding_bag never materialises them one by one
+        idx = torch.cat([obs, tgt], dim=-1).view(-1, 2 * c.tile_entries)
+        x = F.embedding_bag(idx, self.entries.weight, mode="sum").view(b, rows, cols, c.width)
         x = x + self.diag_pos.weight[None, None, :cols] + self.row_pos.weight[None, :rows, None]
         if self.locus is not None:
             idx = (locus_start.view(-1, 1) + torch.arange(rows, device=x.device)).clamp(max=c.n_loci - 1)
