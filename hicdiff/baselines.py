@@ -62,8 +62,10 @@ class RWRParams:
         The walk moves only between bins at most this many bp apart (entries farther from the diagonal
         are dropped after every step); ``None`` = the whole chromosome (exact scHiCluster).
     dense_max_bins : int
-        Chromosomes of at most this many bins are computed with dense arrays, longer ones with sparse
-        matrices (then ``walk_distance`` must be set, or it defaults to 3 x the band's max distance).
+        An unrestricted walk on a chromosome of at most this many bins uses dense arrays (exact
+        scHiCluster); a longer chromosome, or a walk restricted by ``walk_distance``, uses sparse matrices
+        holding only the walk's band (for a longer chromosome without ``walk_distance`` the walk is
+        restricted to 3 x the output band's width).
     """
 
     sigma: float = 1.0
@@ -87,9 +89,7 @@ def _gaussian_matrix(n: int, sigma: float) -> sp.csr_matrix:
     return sp.diags(list(w[inside]), list(x[inside]), shape=(n, n), format="csr")
 
 
-def _band_limit(x, width: int, dense_mask=None):
-    if dense_mask is not None:
-        return x * dense_mask
+def _band_limit(x: sp.spmatrix, width: int) -> sp.csr_matrix:
     x = x.tocoo()
     keep = np.abs(x.row - x.col) <= width
     return sp.csr_matrix((x.data[keep], (x.row[keep], x.col[keep])), shape=x.shape)
@@ -138,14 +138,9 @@ def rwr_band(bin1, bin2, count, n_bins: int, max_diag: int, params: RWRParams = 
     g = _gaussian_matrix(n_bins, params.sigma)
     a = g @ a @ g
     a.setdiag(0)
-    dense = n_bins <= params.dense_max_bins
-    mask = None
+    dense = n_bins <= params.dense_max_bins and width >= n_bins - 1
     if dense:
         a = a.toarray()
-        if width < n_bins - 1:
-            i = np.arange(n_bins)
-            mask = np.abs(i[:, None] - i[None, :]) <= width
-            a *= mask
         colsum = a.sum(axis=0)
         a[np.arange(n_bins), np.arange(n_bins)] += colsum == 0
         p = a / a.sum(axis=0, keepdims=True)
@@ -160,8 +155,8 @@ def rwr_band(bin1, bin2, count, n_bins: int, max_diag: int, params: RWRParams = 
     q = eye
     for _ in range(params.max_iter):
         q_new = r * eye + (1 - r) * (q @ p)
-        if not dense or mask is not None:
-            q_new = _band_limit(q_new, width, mask)
+        if not dense:
+            q_new = _band_limit(q_new, width)
         delta = q_new - q
         change = np.sqrt((delta.multiply(delta)).sum()) if sp.issparse(delta) else np.linalg.norm(delta)
         q = q_new

@@ -156,7 +156,7 @@ class CoolerReference:
 
     def __init__(self, uri, cells: CellSet, params: EvalParams = EvalParams()):
         self.uri = str(uri)
-        self.clr = _open_cooler(uri, cells.resolution)
+        self.clr = _open_cooler(self.uri, cells.resolution)
         if self.clr.binsize is None:
             raise HicdiffError("variable-size bins are not supported", self.uri)
         self.resolution = common_resolution(cells.resolution, self.clr.binsize, self.uri)
