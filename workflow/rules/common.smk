@@ -51,7 +51,10 @@ def optional(flag, value):
 
 
 def final_outputs():
+    """The report, the imputed cells and the shards behind them: a deleted shard is re-made and merged again."""
+    parts = ["input", "cells"] if config["impute"]["all_contacts"] else ["input"]
     targets = [f"{OUT}/report/report.md"]
     if config["impute"]["all_contacts"]:
         targets.append(f"{OUT}/imputed.scool")
+    targets += expand(f"{OUT}/shards/{{part}}/imputed-{{shard}}.scool", part=parts, shard=SHARDS)
     return targets

@@ -4,6 +4,7 @@ rule evaluate:
         imputed=f"{OUT}/eval/hicdiff.scool",
         baselines=expand(f"{OUT}/eval/{{method}}.scool", method=config["baselines"]),
         heldout=f"{OUT}/eval/heldout.scool",
+        raw=[f"{OUT}/cells.scool"] if config["evaluate"]["reference_cells"] else [],
         reference=[data_path(config["evaluate"]["reference"])] if config["evaluate"]["reference"] else [],
         by_label=(
             [data_path(config["evaluate"]["reference_by_label"])] if config["evaluate"]["reference_by_label"] else []
@@ -21,7 +22,8 @@ rule evaluate:
         folder=f"{OUT}/report",
         reference=lambda w, input: optional("--reference", input.reference[0] if input.reference else None),
         by_label=lambda w, input: optional("--reference-by-label", input.by_label[0] if input.by_label else None),
+        raw=lambda w, input: optional("--reference-cells", input.raw[0] if input.raw else None),
         labels=lambda w, input: optional("--labels", input.labels[0] if input.labels else None),
     shell:
         "hicdiff evaluate {input.imputed} {input.baselines} --heldout {input.heldout} {params.reference} "
-        "{params.by_label} {params.labels} -o {params.folder} > {log} 2>&1"
+        "{params.raw} {params.by_label} {params.labels} -o {params.folder} > {log} 2>&1"
