@@ -73,7 +73,13 @@ def masked_cross_entropy(logits, target, masked) -> torch.Tensor:
 
 def unmask_step(logits: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor, n_reveal: torch.Tensor,
                 temperature: float = 1.0, generator=None):
-    """One reverse step: sample every masked entry, keep the ``n_reveal[b]`` most confident, re-mask the rest.
+    """One reverse step: reveal the ``n_reveal[b]`` most confident masked entries, each drawn from its
+    predicted distribution; the rest stay masked.
+
+    Confidence is the entry's largest class probability, a property of the position and not of the value
+    drawn there, so the order favours certain entries first (as MaskGIT/LLaDA do) while every revealed value
+    is still an unbiased draw: ranking by the probability of the drawn value instead would keep re-masking
+    the rarer, larger counts and pull samples towards zero.
 
     ``logits``: ``(B, L, K)``; ``tokens``/``masked``: ``(B, L)``; ``n_reveal``: ``(B,)`` int.
     Returns the new ``(tokens, masked)``.
@@ -81,8 +87,7 @@ def unmask_step(logits: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     flat = probs.reshape(-1, probs.shape[-1])
     draw = torch.multinomial(flat, 1, generator=generator).view(tokens.shape)
-    conf = torch.gather(probs, -1, draw.unsqueeze(-1)).squeeze(-1)
-    conf = torch.where(masked, conf, torch.full_like(conf, -1.0))
+    conf = torch.where(masked, probs.max(dim=-1).values, torch.full(masked.shape, -1.0, device=probs.device))
     order = conf.argsort(dim=1, descending=True)
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
