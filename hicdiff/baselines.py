@@ -220,6 +220,8 @@ class Baseline:
         self.max_distance = int(max_distance)
         self.max_diag = max_diagonal(max_distance, cells.resolution)
         self.labels = None if labels is None else pd.Series(labels).reindex(cells.names)
+        if self.labels is not None and self.labels.isna().any():
+            raise HicdiffError(f"{int(self.labels.isna().sum())} cell(s) have no label", cells.source)
         self.pools = self._pools() if method in ("pool", "pool-by-label") else None
 
     @property

@@ -308,7 +308,6 @@ class PooledCellsReference:
             for k, n in enumerate(sorted(self.labels.index[self.labels == lab])):
                 self.fold[n] = k % 2
         self._sums: dict = {}
-        self._own: dict = {}
 
     def _fold_sums(self, view: _View):
         """(label, fold) -> chromosome -> band: one pass over the raw cells per view."""
@@ -336,13 +335,9 @@ class PooledCellsReference:
             raise HicdiffError(f"cell {name} is not among the raw reference cells", self.raw.source)
         sums = self._fold_sums(view)
         lab = self.labels[name]
-        key = (name, view.key)
-        if key not in self._own:
-            self._own = {}  # one cell at a time
-            sizes = chrom_sizes_at(self.raw.chromsizes, view.resolution)
-            self._own[key] = tables_to_bands(cis_pixel_arrays(self.raw, name), view.resolution // self.resolution,
-                                             sizes, view.max_diag, self.chroms)
-        own = self._own[key]
+        sizes = chrom_sizes_at(self.raw.chromsizes, view.resolution)
+        own = tables_to_bands(cis_pixel_arrays(self.raw, name), view.resolution // self.resolution, sizes,
+                              view.max_diag, self.chroms)
         parts = [sums[k] for k in ((lab, 0), (lab, 1)) if k in sums]
         return self._with_bad({c: sum(p[c] for p in parts) - own[c] for c in self.chroms})
 
