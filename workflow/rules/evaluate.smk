@@ -19,7 +19,7 @@ rule evaluate:
     benchmark:
         f"{BENCH}/evaluate.tsv"
     params:
-        folder=f"{OUT}/report",
+        folder=lambda w, output: os.path.dirname(output.report),
         reference=lambda w, input: optional("--reference", input.reference[0] if input.reference else None),
         by_label=lambda w, input: optional("--reference-by-label", input.by_label[0] if input.by_label else None),
         raw=lambda w, input: optional("--reference-cells", input.raw[0] if input.raw else None),

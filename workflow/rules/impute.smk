@@ -6,15 +6,8 @@ rule shard_cells:
         expand(f"{OUT}/shards/{{{{part}}}}/cells-{{shard}}.txt", shard=SHARDS),
     log:
         f"{LOGS}/shard_cells/{{part}}.log",
-    run:
-        import hicdiff
-
-        names = hicdiff.open_cells(input[0]).names
-        if len(names) < len(output):
-            raise WorkflowError(f"{input[0]} has {len(names)} cells, fewer than impute.shards = {len(output)}")
-        for path, shard in zip(output, np.array_split(np.array(names, dtype=object), len(output))):
-            Path(path).write_text("".join(f"{n}\n" for n in shard))
-        Path(log[0]).write_text(f"{len(names)} cells in {len(output)} shards\n")
+    script:
+        "../scripts/shard_cells.py"
 
 
 rule impute_shard:
