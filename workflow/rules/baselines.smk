@@ -9,4 +9,5 @@ rule baseline:
     benchmark:
         f"{BENCH}/baseline/{{method}}.tsv"
     shell:
-        "rm -f {output}.partial; hicdiff baseline {input} --method {wildcards.method} -o {output} > {log} 2>&1"
+        "rm -f {output:q}.partial; "
+        "hicdiff baseline {input:q} --method {wildcards.method} -o {output:q} > {log:q} 2>&1"

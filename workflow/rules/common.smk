@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shlex
 
 import numpy as np
 
@@ -46,8 +47,8 @@ def dataset_inputs():
 
 
 def optional(flag, value):
-    """``flag value`` when the config sets a value, else nothing."""
-    return "" if value is None else f"{flag} {value}"
+    """``flag value`` (shell-quoted) when the config sets a value, else nothing."""
+    return "" if value is None else f"{flag} {shlex.quote(str(value))}"
 
 
 def final_outputs():

@@ -25,5 +25,5 @@ rule evaluate:
         raw=lambda w, input: optional("--reference-cells", input.raw[0] if input.raw else None),
         labels=lambda w, input: optional("--labels", input.labels[0] if input.labels else None),
     shell:
-        "hicdiff evaluate {input.imputed} {input.baselines} --heldout {input.heldout} {params.reference} "
-        "{params.raw} {params.by_label} {params.labels} -o {params.folder} > {log} 2>&1"
+        "hicdiff evaluate {input.imputed:q} {input.baselines:q} --heldout {input.heldout:q} {params.reference} "
+        "{params.raw} {params.by_label} {params.labels} -o {params.folder:q} > {log:q} 2>&1"

@@ -31,11 +31,11 @@ rule impute_shard:
         batch_size=config["impute"]["batch_size"],
         device=config["impute"]["device"],
     shell:
-        "rm -f {output}.partial; "
-        "hicdiff impute {input.cells} --model {input.model} --cells {input.names} -o {output} "
+        "rm -f {output:q}.partial; "
+        "hicdiff impute {input.cells:q} --model {input.model:q} --cells {input.names:q} -o {output:q} "
         "--mode {params.mode} --depth-ratio {params.depth_ratio} --samples {params.samples} "
         "--steps {params.steps} --batch-size {params.batch_size} --device {params.device} "
-        "--threads {threads} > {log} 2>&1"
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule merge_imputed:
@@ -47,7 +47,7 @@ rule merge_imputed:
     log:
         f"{LOGS}/merge_imputed.log",
     shell:
-        "rm -f {output}.partial; hicdiff merge {input} -o {output} > {log} 2>&1"
+        "rm -f {output:q}.partial; hicdiff merge {input:q} -o {output:q} > {log:q} 2>&1"
 
 
 use rule merge_imputed as merge_imputed_eval with:

@@ -19,7 +19,7 @@ rule load:
         chrom_map=lambda w, input: optional("--chrom-map", input.chrom_map[0] if input.chrom_map else None),
         trans="--trans" if config["dataset"]["trans"] else "",
     shell:
-        "rm -f {output}.partial; "
-        "hicdiff load {input.contacts} --format {params.format} --resolution {params.resolution} "
-        "--chromsizes {input.chromsizes} {params.chromosomes} {params.labels} {params.chrom_map} "
-        "{params.trans} -o {output} > {log} 2>&1"
+        "rm -f {output:q}.partial; "
+        "hicdiff load {input.contacts:q} --format {params.format} --resolution {params.resolution} "
+        "--chromsizes {input.chromsizes:q} {params.chromosomes} {params.labels} {params.chrom_map} "
+        "{params.trans} -o {output:q} > {log:q} 2>&1"

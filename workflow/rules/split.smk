@@ -13,6 +13,6 @@ rule split:
         fraction=config["split"]["heldout_fraction"],
         seed=config["split"]["seed"],
     shell:
-        "rm -f {output.input}.partial {output.heldout}.partial; "
-        "hicdiff split {input} --heldout-fraction {params.fraction} --seed {params.seed} "
-        "-o {output.input} {output.heldout} > {log} 2>&1"
+        "rm -f {output.input:q}.partial {output.heldout:q}.partial; "
+        "hicdiff split {input:q} --heldout-fraction {params.fraction} --seed {params.seed} "
+        "-o {output.input:q} {output.heldout:q} > {log:q} 2>&1"

@@ -17,5 +17,5 @@ rule train:
         seed=config["train"]["seed"],
         device=config["train"]["device"],
     shell:
-        "hicdiff train {input} -o {output} --config {params.config} {params.max_time} {params.max_steps} "
-        "{params.max_distance} --seed {params.seed} --device {params.device} --threads {threads} > {log} 2>&1"
+        "hicdiff train {input:q} -o {output:q} --config {params.config:q} {params.max_time} {params.max_steps} "
+        "{params.max_distance} --seed {params.seed} --device {params.device} --threads {threads} > {log:q} 2>&1"
