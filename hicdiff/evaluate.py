@@ -550,8 +550,8 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
                 eig_b = tables_to_bands(tables, plan.eig.resolution // res, ref_sizes[plan.eig.key], None, plan.chroms)
                 cmp, rho = plan.compare(scc_b, eig_b, ref)
                 row.update(cmp)
-                rho_rows.append(pd.DataFrame({"method": m, "cell": name, "distance": np.arange(1, len(rho) + 1) * plan.res,
-                                              "pearson": rho}))
+                distance = np.arange(1, len(rho) + 1) * plan.res
+                rho_rows.append(pd.DataFrame({"method": m, "cell": name, "distance": distance, "pearson": rho}))
                 for g in group_of.get(name, []):
                     acc = pools[m].setdefault(g, ({}, {}))
                     for store, bands in zip(acc, (scc_b, eig_b)):

@@ -1,7 +1,6 @@
 """Baselines on tiny real slices: form of the output, scale, and the properties each method must have."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from scipy.ndimage import gaussian_filter

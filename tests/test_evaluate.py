@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from hicdiff import metrics
-from hicdiff._cellmaps import cell_bands, cell_labels
+from hicdiff._cellmaps import cell_bands
 from hicdiff.band import band_from_pixels, valid_mask
 from hicdiff.baselines import Baseline, run_baseline
 from hicdiff.cli import cli

@@ -39,6 +39,8 @@ def command(imputed, heldout, reference, reference_by_label, reference_cells, ba
     metrics.json, per-cell tables, figures and report.md into the output folder. Metric definitions:
     docs/evaluation.md.
     """
+    import pandas as pd
+
     from hicdiff.evaluate import EvalParams, run_evaluation
     from hicdiff.io import read_cell_names
 
@@ -48,6 +50,6 @@ def command(imputed, heldout, reference, reference_by_label, reference_cells, ba
                         reference_cells=reference_cells, labels=labels_path, label_column=label_column,
                         params=params, names=read_cell_names(cell_names), example_cell=example_cell,
                         example_region=region)
-    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 30):
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
         click.echo(ev.summary.round(4).to_string(index=False))
     click.echo(f"report: {output}/report.md")
