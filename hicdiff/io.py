@@ -218,7 +218,9 @@ def open_cells(inputs, cells=None) -> CellSet:
 def _check_same_bins(cs: CellSet, inputs) -> None:
     for uri in inputs[1:]:
         c = cooler.Cooler(next(iter(_expand(uri).values())))
-        if c.binsize != cs.resolution or not c.chromsizes.equals(cs.chromsizes):
+        same = (list(c.chromnames) == list(cs.chromsizes.index)
+                and np.array_equal(c.chromsizes.to_numpy(np.int64), cs.chromsizes.to_numpy(np.int64)))
+        if c.binsize != cs.resolution or not same:
             raise HicdiffError(
                 f"bin table differs from {inputs[0]} (resolution {c.binsize} vs {cs.resolution}, "
                 "or other chromosomes); all cells must share one bin table", uri)

@@ -176,3 +176,13 @@ def test_bad_input_gets_a_clear_message(trained, tmp_path, data_dir, case):
     assert r.exit_code == 2
     assert expect in r.output
     assert not (tmp_path / "o.scool").exists() and not (tmp_path / "o.scool.partial").exists()
+
+
+def test_per_cell_cool_inputs(trained, tmp_path):
+    """Two single-cell URIs of one .scool (the per-cell .cool path) impute like the .scool itself."""
+    names = open_cells(trained["input"]).names[:2]
+    uris = [f"{trained['input']}::/cells/{n}" for n in names]
+    out = tmp_path / "two.scool"
+    r = CliRunner().invoke(cli, ["impute", *uris, "--model", trained["model"], "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert sorted(open_cells(str(out)).names) == sorted(names)
