@@ -19,7 +19,6 @@ _LAZY = {
     "merge_scools": "hicdiff.merge",
     "split_cells": "hicdiff.split",
     "run_baseline": "hicdiff.baselines",
-    "evaluate": "hicdiff.evaluate",
     "run_evaluation": "hicdiff.evaluate",
     "load_config": "hicdiff.config",
     "train": "hicdiff.training",
