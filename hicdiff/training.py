@@ -60,6 +60,7 @@ class DiffusionModule(L.LightningModule):
         self.tokenizer = tokenizer
         self.cfg = cfg
         self.val_results: dict[str, float] = {}
+        self.steps_done = 0     # survives into a separate validation Trainer, whose global_step is 0
         self._start = None
 
     # -- training -------------------------------------------------------------------------------------------
@@ -99,6 +100,9 @@ class DiffusionModule(L.LightningModule):
         for group in self.optimizers().optimizer.param_groups:
             group["lr"] = lr
 
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.steps_done = self.global_step
+
     # -- validation -----------------------------------------------------------------------------------------
     def on_validation_epoch_start(self):
         self._ce_sum = torch.zeros(len(self.cfg.val_t), dtype=torch.float64, device=self.device)
@@ -119,7 +123,7 @@ class DiffusionModule(L.LightningModule):
         self.val_results = {f"val/ce_t{t:g}": c for t, c in zip(self.cfg.val_t, ce)}
         for name, value in self.val_results.items():
             self.log(name, value)
-        log.info("validation at step %d: %s", self.global_step,
+        log.info("validation at step %d: %s", self.steps_done,
                  "  ".join(f"{k} {v:.4f}" for k, v in self.val_results.items()))
 
 
@@ -214,6 +218,12 @@ class Progress(L.Callback):
             self._report(step, module)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             self.save(step)
+
+    def on_validation_start(self, trainer, module):
+        self._val_start = time.monotonic()
+
+    def on_validation_end(self, trainer, module):
+        self._t += time.monotonic() - self._val_start   # entries/s count training time only
 
     def on_train_end(self, trainer, module):
         if self._n:
