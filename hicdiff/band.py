@@ -96,11 +96,12 @@ def from_tiles(tiles: np.ndarray, n_bins: int, max_diag: int) -> np.ndarray:
     return grid[:n_bins, :max_diag]
 
 
-def window_starts(n_bins: int, window_rows: int, stride: int) -> list[int]:
-    """Start rows of windows that cover ``0..n_bins`` (the last window ends at the chromosome's end)."""
+def window_starts(n_bins: int, window_rows: int, stride: int, align: int = 1) -> list[int]:
+    """Start rows of windows covering ``0..n_bins``: ``0, stride, 2 stride, ...`` and a last window that
+    reaches the chromosome's end. Starts are multiples of ``align`` (``stride`` should be one too), so the last
+    window may run past the end by less than ``align`` rows (padding)."""
     if n_bins <= window_rows:
         return [0]
-    starts = list(range(0, n_bins - window_rows + 1, stride))
-    if starts[-1] + window_rows < n_bins:
-        starts.append(n_bins - window_rows)
-    return starts
+    last = -(-(n_bins - window_rows) // align) * align
+    starts = list(range(0, last, stride))
+    return starts + [last]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hicdiff.band import pixels_from_band
+from hicdiff.band import pixels_from_band, window_starts
 from hicdiff.checkpoint import load_checkpoint
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
@@ -97,7 +97,8 @@ class Imputer:
         self.device = device
         self.batch_size = int(batch_size)
         self.cfg = model.cfg
-        self.stride = int(stride or self.cfg.window_rows)
+        tr = self.cfg.tile_rows  # window starts stay on tile boundaries, so locus indices are exact
+        self.stride = max(tr, int(stride or self.cfg.window_rows) // tr * tr)
         self.path = path
         self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
         self.locus_offset = layout.locus_offset
@@ -111,29 +112,12 @@ class Imputer:
         return cls(model, tok, layout, ckpt, dev, batch_size=batch_size, stride=stride, path=str(path))
 
     # -- windows -----------------------------------------------------------------------------------------
-    def _starts(self, n_bins: int, rows: int, stride: int) -> list[int]:
-        tr = self.cfg.tile_rows
-        if n_bins <= rows:
-            return [0]
-        last = math.ceil((n_bins - rows) / tr) * tr
-        starts = list(range(0, last, max(tr, stride // tr * tr)))
-        return starts + [last] if starts[-1] != last else starts
-
     def _jobs(self, cell: int, shapes: dict, stride: int) -> list[_Job]:
         jobs = []
         for chrom, n in shapes.items():
             rows = self.cfg.window_rows  # as in training: short chromosomes are padded, not cut
-            jobs += [_Job(cell, chrom, s, rows) for s in self._starts(n, rows, stride)]
+            jobs += [_Job(cell, chrom, s, rows) for s in window_starts(n, rows, stride, self.cfg.tile_rows)]
         return jobs
-
-    def _batches(self, jobs):
-        """Batches of at most ``batch_size`` windows of equal size (short chromosomes have shorter windows)."""
-        by_rows = {}
-        for j in jobs:
-            by_rows.setdefault(j.rows, []).append(j)
-        for group in by_rows.values():
-            for k in range(0, len(group), self.batch_size):
-                yield group[k: k + self.batch_size]
 
     def _inputs(self, jobs, bands, depths, depth_ratio):
         dp = self.cfg.padded_diags
@@ -203,7 +187,7 @@ class Imputer:
             sq = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()} for _ in group]
             cover = {c: np.zeros(n, np.float64) for c, n in shapes.items()}
             for rep in range(reps):
-                for batch in self._batches(jobs):
+                for batch in (jobs[k: k + self.batch_size] for k in range(0, len(jobs), self.batch_size)):
                     if mode == "mean":
                         out = self._mean_batch(batch, bands, depths, depth_ratio)
                     else:

@@ -48,9 +48,11 @@ def test_tiles_round_trip_and_padding(chr19):
     assert not valid[-1, -1, -1].any()  # padding beyond the chromosome end is invalid
 
 
-def test_window_starts_cover_chromosome():
-    starts = window_starts(300, 128, 64)
-    covered = np.zeros(300, bool)
+def test_window_starts_cover_chromosome_on_tile_boundaries():
+    starts = window_starts(301, 128, 64, align=4)
+    covered = np.zeros(301, bool)
     for s in starts:
         covered[s: s + 128] = True
-    assert covered.all() and starts[-1] + 128 == 300
+    assert covered.all() and all(s % 4 == 0 for s in starts)
+    assert 301 <= starts[-1] + 128 < 301 + 4
+    assert window_starts(100, 128, 64) == [0]
