@@ -11,13 +11,12 @@ validation numbers of two runs on the same cells compare. This module imports to
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from hicdiff.band import valid_mask
+from hicdiff.band import valid_mask, window_starts
 from hicdiff.diffusion import binomial_split, mask_tokens
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet
@@ -80,15 +79,23 @@ class BandStore:
             valid[lo:lo + n, :max_diag] = torch.from_numpy(valid_mask(n, max_diag))
         return cls(list(cs.names), layout, max_diag, grid, valid, depth, row0)
 
-    def windows(self, chrom_index: int, stride: int, window_rows: int):
-        """``(first rows, genomic-tile indices)`` of windows of one chromosome: starts ``0, stride, ...``,
-        the last one reaching the chromosome's end."""
+    def windows(self, window_rows: int, overlapping: bool):
+        """``(first rows, genomic-tile indices, end rows)`` of windows of every chromosome.
+
+        ``overlapping``: every start that is a whole tile (the training windows, as
+        :func:`~hicdiff.band.window_starts` with stride one tile); otherwise starts ``0, W, 2W, ...``, so each
+        entry lies in exactly one window (the validation windows). Either way the last window of a chromosome
+        reaches its end.
+        """
         tr = self.layout.tile_rows
-        n = self.layout.n_bins[chrom_index]
-        last = math.ceil(max(n - window_rows, 0) / stride) * stride
-        starts = np.arange(0, last + 1, stride)
-        locus0 = self.layout.locus_offset[self.layout.chroms[chrom_index]]
-        return self.row0[chrom_index] + starts, locus0 + starts // tr
+        first, locus, end = [], [], []
+        for k, (chrom, n) in enumerate(zip(self.layout.chroms, self.layout.n_bins)):
+            starts = np.asarray(window_starts(n, window_rows, tr, align=tr) if overlapping
+                                else range(0, n, window_rows), dtype=np.int64)
+            first.append(self.row0[k] + starts)
+            locus.append(self.layout.locus_offset[chrom] + starts // tr)
+            end.append(np.full(len(starts), self.row0[k + 1]))
+        return tuple(torch.as_tensor(np.concatenate(a)) for a in (first, locus, end))
 
     def gather(self, cells: torch.Tensor, first_rows: torch.Tensor, ends: torch.Tensor, window_rows: int,
                grid: torch.Tensor | None = None):
@@ -127,15 +134,7 @@ class WindowSampler(torch.utils.data.IterableDataset):
         self.cells = torch.as_tensor(np.asarray(cells, dtype=np.int64))
         self.window_rows = window_rows
         self.batch_size = batch_size
-        first, locus, end = [], [], []
-        for k in range(len(store.layout.chroms)):
-            f, loc = store.windows(k, store.layout.tile_rows, window_rows)
-            first.append(f)
-            locus.append(loc)
-            end.append(np.full(len(f), store.row0[k + 1]))
-        self.first = torch.as_tensor(np.concatenate(first))
-        self.locus = torch.as_tensor(np.concatenate(locus))
-        self.end = torch.as_tensor(np.concatenate(end))
+        self.first, self.locus, self.end = store.windows(window_rows, overlapping=True)
         # one generator for the sampler's life: a second iteration continues the stream, never repeats it
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -176,13 +175,7 @@ class ValidationSet:
         g = torch.Generator().manual_seed(seed)
         cells = np.asarray(cells, dtype=np.int64)
         observed, heldout = binomial_split(store.grid[cells], torch.full((len(cells),), rho), generator=g)
-        first, locus, end = [], [], []
-        for k in range(len(store.layout.chroms)):
-            f, loc = store.windows(k, window_rows, window_rows)
-            first.append(f)
-            locus.append(loc)
-            end.append(np.full(len(f), store.row0[k + 1]))
-        first, locus, end = (torch.as_tensor(np.concatenate(a)) for a in (first, locus, end))
+        first, locus, end = store.windows(window_rows, overlapping=False)
         n_win = len(first)
         which = torch.arange(len(cells)).repeat_interleave(n_win)
         first, locus, end = first.repeat(len(cells)), locus.repeat(len(cells)), end.repeat(len(cells))
