@@ -70,14 +70,16 @@ def cis_pixel_arrays(cells: CellSet, name: str) -> dict[str, tuple[np.ndarray, n
     return out
 
 
-def cell_bands(cells: CellSet, name: str, max_diag: int, chroms=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Chromosome -> ``(band, diag0)``: the ``(N, max_diag)`` band grid (float64) and the main diagonal."""
+def cell_bands(cells: CellSet, name: str, max_diag: int, chroms=None,
+               dtype=np.float64) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Chromosome -> ``(band, diag0)``: the ``(N, max_diag)`` band grid (``dtype``) and the main diagonal
+    (float64), for ``chroms`` (default: all). Trans pixels never enter a band."""
     tables = cis_pixel_arrays(cells, name)
     out = {}
     for chrom in chroms if chroms is not None else cells.chromnames:
         b1, b2, count = tables[chrom]
         n = cells.n_bins(chrom)
-        out[chrom] = (band_from_pixels(b1, b2, count, n, max_diag, dtype=np.float64),
+        out[chrom] = (band_from_pixels(b1, b2, count, n, max_diag, dtype=dtype),
                       main_diagonal(b1, b2, count, n))
     return out
 

@@ -28,9 +28,9 @@ def band_from_pixels(bin1, bin2, count, n_bins: int, max_diag: int, dtype=np.flo
     i = np.minimum(bin1, bin2)
     d = np.abs(bin2 - bin1)
     keep = (d >= 1) & (d <= max_diag)
-    band = np.zeros((n_bins, max_diag), dtype=dtype)
-    np.add.at(band, (i[keep], d[keep] - 1), np.asarray(count)[keep])
-    return band
+    flat = np.bincount(i[keep] * max_diag + d[keep] - 1, weights=np.asarray(count, dtype=np.float64)[keep],
+                       minlength=n_bins * max_diag)
+    return flat.reshape(n_bins, max_diag).astype(dtype, copy=False)
 
 
 def main_diagonal(bin1, bin2, count, n_bins: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Training data: every cell's band grids in memory, random training windows and fixed validation windows.
 
 All cells' band grids (diagonals ``1..D`` of the modelled chromosomes, from
-:func:`hicdiff.windows.cell_bands`) are loaded once into one tensor, chromosomes one after another along the
+:func:`hicdiff._cellmaps.cell_bands`) are loaded once into one tensor, chromosomes one after another along the
 rows. A training window is a slice of ``window_rows`` rows starting at a multiple of ``tile_rows`` (so the
 model's genomic-tile index of its first row is exact); rows past the chromosome's end are invalid (PAD).
 
@@ -21,7 +21,8 @@ from hicdiff.diffusion import binomial_split, mask_tokens
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet
 from hicdiff.tokens import Tokenizer
-from hicdiff.windows import Layout, band_depth, cell_bands, log_depth, to_tokens
+from hicdiff._cellmaps import cell_bands
+from hicdiff.windows import Layout, band_depth, log_depth, to_tokens
 
 
 def split_cells(names, fraction: float, min_cells: int, seed: int) -> tuple[list[str], list[str]]:
@@ -70,7 +71,7 @@ class BandStore:
         grid = torch.zeros((len(cs), int(row0[-1]), padded_diags), dtype=torch.float32)
         depth = torch.zeros(len(cs), dtype=torch.float64)
         for k, name in enumerate(cs.names):
-            bands = cell_bands(cs, name, chroms, max_diag)
+            bands = cell_bands(cs, name, max_diag, chroms, dtype=np.float32)
             for c, (lo, hi) in zip(chroms, zip(row0[:-1], row0[1:])):
                 grid[k, lo:hi, :max_diag] = torch.from_numpy(bands[c][0])
             depth[k] = band_depth(bands)

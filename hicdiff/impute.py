@@ -29,7 +29,8 @@ from hicdiff.checkpoint import load_checkpoint
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
-from hicdiff.windows import band_depth, cell_bands, log_depth, to_tokens, window
+from hicdiff._cellmaps import cell_bands
+from hicdiff.windows import band_depth, log_depth, to_tokens, window
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ class Imputer:
         names = list(names)
         for lo in range(0, len(names), chunk):
             group = names[lo: lo + chunk]
-            bands = [cell_bands(cells, n, chroms, self.cfg.max_diag) for n in group]
+            bands = [cell_bands(cells, n, self.cfg.max_diag, chroms, dtype=np.float32) for n in group]
             depths = [band_depth(b) for b in bands]
             jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride)]
             reps = samples if mode == "sample" else 1

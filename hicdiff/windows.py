@@ -1,4 +1,4 @@
-"""From cells to model inputs: a cell's band grids, windows of them, and token tensors.
+"""From cells to model inputs: the layout of a model's chromosomes, windows of band grids, and token tensors.
 
 Training and imputation both go through these functions, so the model sees the same inputs in both.
 """
@@ -72,32 +72,6 @@ def default_chromosomes(cs: CellSet, min_bins: int = 2) -> list[str]:
             continue
         if cs.n_bins(c) >= min_bins:
             out.append(c)
-    return out
-
-
-def cell_bands(cs: CellSet, name: str, chroms, max_diag: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Chromosome -> ``(band (N, D) float32 counts, main diagonal (N,) float64)`` for one cell.
-
-    Reads the cell's pixels once and splits them by chromosome.
-    """
-    px = cs.pixels(name)
-    b1 = px["bin1_id"].to_numpy()
-    b2 = px["bin2_id"].to_numpy()
-    cnt = px["count"].to_numpy()
-    out = {}
-    for c in chroms:
-        lo, hi = cs.chrom_bins[c]
-        start, stop = np.searchsorted(b1, [lo, hi])
-        i, j, v = b1[start:stop] - lo, b2[start:stop] - lo, cnt[start:stop]
-        n = hi - lo
-        d = j - i
-        band = np.zeros((n, max_diag), dtype=np.float32)
-        keep = (d >= 1) & (d <= max_diag)
-        band[i[keep], d[keep] - 1] = v[keep]
-        diag0 = np.zeros(n, dtype=np.float64)
-        on = d == 0
-        diag0[i[on]] = v[on]
-        out[c] = (band, diag0)
     return out
 
 

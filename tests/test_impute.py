@@ -14,7 +14,7 @@ from hicdiff.impute import SCALE, Imputer, impute_scool
 from hicdiff.io import ScoolWriter, open_cells
 from hicdiff.metrics import heldout_gain
 from hicdiff.split import split_cells
-from hicdiff.windows import cell_bands
+from hicdiff._cellmaps import cell_bands
 
 CHROMS = ["chr19", "chr20", "chr21", "chr22"]
 
@@ -69,8 +69,8 @@ def test_output_is_float_band_with_observed_diagonal(trained, imputed):
 def test_imputed_depth_is_the_cells_own(trained, imputed):
     inp, out = open_cells(trained["input"]), open_cells(imputed)
     for name in inp.names[:4]:
-        b_in = cell_bands(inp, name, CHROMS, 16)
-        b_out = cell_bands(out, name, CHROMS, 16)
+        b_in = cell_bands(inp, name, 16, CHROMS)
+        b_out = cell_bands(out, name, 16, CHROMS)
         total_in = sum(b.sum() for b, _ in b_in.values())
         total_out = sum(b.sum() for b, _ in b_out.values())
         assert 0.5 < total_out / total_in < 2.0
@@ -80,7 +80,7 @@ def test_tiny_model_beats_distance_decay_on_heldout_contacts(trained, imputed):
     out, held = open_cells(imputed), open_cells(trained["heldout"])
     gains = []
     for name in out.names:
-        m, h = cell_bands(out, name, CHROMS, 16), cell_bands(held, name, CHROMS, 16)
+        m, h = cell_bands(out, name, 16, CHROMS), cell_bands(held, name, 16, CHROMS)
         parts = [heldout_gain(m[c][0], h[c][0]) for c in CHROMS]
         gains.append(sum(p[0] for p in parts) / sum(p[2] for p in parts))
     assert np.mean(gains) > 0.05  # distance decay scores exactly 0

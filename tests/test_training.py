@@ -79,7 +79,8 @@ def test_split_cells_is_seeded_and_keeps_order():
 
 def test_training_windows_match_the_cells_band_grids(store, lee_scool):
     """Window starts are whole tiles, locus indices exact, rows past the chromosome's end invalid and zero."""
-    from hicdiff.windows import cell_bands, window
+    from hicdiff._cellmaps import cell_bands
+    from hicdiff.windows import window
 
     cfg = load_config("tiny")
     cs = open_cells(lee_scool)
@@ -92,7 +93,7 @@ def test_training_windows_match_the_cells_band_grids(store, lee_scool):
         k = max(i for i, c in enumerate(store.layout.chroms) if offsets[c] <= locus)
         chrom = store.layout.chroms[k]
         start = (locus - offsets[chrom]) * cfg.tile_rows
-        band = cell_bands(cs, store.names[cell], [chrom], cfg.max_diag)[chrom][0]
+        band = cell_bands(cs, store.names[cell], cfg.max_diag, [chrom])[chrom][0]
         counts, valid = window(band, start, cfg.window_rows, cfg.padded_diags)
         assert np.array_equal(batch["valid"][b].numpy(), valid)
         assert np.array_equal(batch["counts"][b].numpy(), counts)
