@@ -26,7 +26,7 @@ def run_one(args):
     cs = open_cells(args.scool)
     names = cs.names[: args.n]
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or _untrained(cs, args.preset, tmp)
+        model = args.model or untrained_checkpoint(cs, args.preset, os.path.join(tmp, "untrained.ckpt"))
         imp = Imputer.from_checkpoint(model, device=args.device, batch_size=args.batch_size, stride=args.stride)
         t0 = time.perf_counter()
         summary = impute_scool(args.scool, model, os.path.join(tmp, "out.scool"), cells=names, imputer=imp)
@@ -38,19 +38,17 @@ def run_one(args):
     return summary
 
 
-def _untrained(cs, preset, tmp):
+def untrained_checkpoint(cs, preset, path, **overrides):
+    """Write an untrained model of ``preset`` (with config ``overrides``) for the layout of ``cs`` to ``path``."""
     from hicdiff.checkpoint import save_checkpoint
     from hicdiff.config import load_config
     from hicdiff.model import Denoiser
     from hicdiff.tokens import Tokenizer
     from hicdiff.windows import Layout, default_chromosomes
 
-    cfg = load_config(preset)
-    chroms = default_chromosomes(cs)
-    layout = Layout.from_cellset(cs, chroms, cfg.tile_rows)
-    model = Denoiser(cfg.model_config(layout.n_loci))
-    path = os.path.join(tmp, "untrained.ckpt")
-    save_checkpoint(path, model, Tokenizer(cfg.n_classes), layout)
+    cfg = load_config(preset, **overrides)
+    layout = Layout.from_cellset(cs, default_chromosomes(cs), cfg.tile_rows)
+    save_checkpoint(path, Denoiser(cfg.model_config(layout.n_loci)), Tokenizer(cfg.n_classes), layout)
     return path
 
 

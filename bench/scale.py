@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from impute_speed import untrained_checkpoint
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAGANO = DATA / "nagano2017_mesc_contacts" / "cells"
 GSE = DATA / "gse100569_mouse_scool" / "scool_test_file.scool"
@@ -74,29 +76,14 @@ def worker(a) -> None:
                       "extra_mb": round(peak - before, 1), "cells": len(cs)}))
 
 
-def untrained_model(scool: str, max_diag: int, path: str) -> str:
-    """An untrained ``small`` model for the cells' layout, with ``max_diag`` diagonals."""
-    from hicdiff.checkpoint import save_checkpoint
-    from hicdiff.config import load_config
-    from hicdiff.io import open_cells
-    from hicdiff.model import Denoiser
-    from hicdiff.tokens import Tokenizer
-    from hicdiff.windows import Layout, default_chromosomes
-
-    cs = open_cells(scool)
-    cfg = load_config("small", max_diag=max_diag)
-    layout = Layout.from_cellset(cs, default_chromosomes(cs), cfg.tile_rows)
-    save_checkpoint(path, Denoiser(cfg.model_config(layout.n_loci)), Tokenizer(cfg.n_classes), layout)
-    return path
-
-
 def measure(scool, resolution, max_diag, threads, tmp, label) -> dict:
     from hicdiff.io import open_cells
     from hicdiff.windows import default_chromosomes
 
     cs = open_cells(scool)
     chroms = default_chromosomes(cs)
-    model = untrained_model(scool, max_diag, os.path.join(tmp, f"model-{label}.ckpt"))
+    model = untrained_checkpoint(cs, "small", os.path.join(tmp, f"model-{len(os.listdir(tmp))}.ckpt"),
+                                 max_diag=max_diag)
     row = {"data": label, "resolution": resolution, "band_mb": max_diag * resolution / 1e6, "diagonals": max_diag,
            "cells": len(cs), "bins": sum(cs.n_bins(c) for c in chroms)}
     for method in ("hicdiff", "rwr"):

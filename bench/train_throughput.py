@@ -1,6 +1,7 @@
 """Training throughput: valid window entries per second and peak memory of `hicdiff.training.train`.
 
     python bench/train_throughput.py [CELLS.scool] [--config small] [--device auto] [--steps 100] [--threads 2]
+        [--batch-size B] [--max-distance BP]
 
 Runs the real training path (Lightning, on-device split/tokens/masks) for a fixed number of steps with a
 small validation (2 cells, t = 1 only, not timed) and prints one line of figures. Entries per second count
@@ -32,6 +33,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--threads", type=int)
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-distance", type=int, help="band width in bp (default: the preset's diagonals)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
@@ -40,6 +42,10 @@ def main(argv=None):
             "checkpoint_every": 0, "log_every": max(a.steps // 4, 1)}
     if a.batch_size:
         over["batch_size"] = a.batch_size
+    if a.max_distance:
+        from hicdiff.io import open_cells
+
+        over["max_diag"] = a.max_distance // int(open_cells(a.scool).resolution)
     cfg = load_config(a.config, **over)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
