@@ -55,10 +55,10 @@ def contact_probability(ps: pd.DataFrame, path) -> str:
     for m, g in ps.groupby("method", sort=False):
         style = {"heldout": dict(color="k", lw=2), "reference": dict(color="grey", lw=2, ls="--")}.get(m, {})
         ok = g["P"] > 0
-        ax.plot(g["distance"][ok], g["P"][ok], marker=".", label=m, **style)
+        ax.plot(g["distance"][ok] / 1e6, g["P"][ok], marker=".", label=m, **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("distance s (bp)")
+    ax.set_xlabel("distance s (Mb)")
     ax.set_ylabel("P(s): contacts per pixel / band total")
     ax.legend(fontsize=7)
     return _save(fig, path)
@@ -68,8 +68,8 @@ def correlation_by_distance(corr: pd.DataFrame, path) -> str:
     """Per-stratum Pearson correlation with the reference (mean over cells) per method."""
     fig, ax = plt.subplots(figsize=(5, 4))
     for m, g in corr.groupby("method", sort=False):
-        ax.plot(g["distance"], g["pearson"], marker="o", ms=3, label=m)
-    ax.set_xlabel("distance (bp)")
+        ax.plot(g["distance"] / 1e6, g["pearson"], marker="o", ms=3, label=m)
+    ax.set_xlabel("distance (Mb)")
     ax.set_ylabel("Pearson r with reference (smoothed)")
     ax.axhline(0, color="grey", lw=0.5)
     ax.legend(fontsize=7)
