@@ -32,7 +32,12 @@ def run_one(args):
         summary = impute_scool(args.scool, model, os.path.join(tmp, "out.scool"), cells=names, imputer=imp)
         wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"cells": len(names), "seconds_per_cell": wall / len(names), "peak_rss_mb": round(peak_mb, 1),
+    gpu = {}
+    if imp.device.type == "cuda":
+        gpu = {"cuda_peak_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1),
+               "device_name": torch.cuda.get_device_name()}
+    print(json.dumps({"cells": len(names), "seconds_per_cell": wall / len(names),
+                      "cells_per_s": round(len(names) / wall, 2), "peak_rss_mb": round(peak_mb, 1), **gpu,
                       "threads": args.threads, "windows_per_forward": args.batch_size,
                       "model_params": imp.model.n_params(), "stride": imp.stride, **{"total_s": round(wall, 2)}}))
     return summary
