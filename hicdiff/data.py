@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hicdiff._cellmaps import cell_bands
 from hicdiff.band import valid_mask, window_starts
 from hicdiff.diffusion import binomial_split, mask_tokens
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet
 from hicdiff.tokens import Tokenizer
-from hicdiff._cellmaps import cell_bands
 from hicdiff.windows import Layout, band_depth, log_depth, to_tokens
 
 

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hicdiff._cellmaps import cell_bands
 from hicdiff.band import pixels_from_band, window_starts
 from hicdiff.checkpoint import load_checkpoint
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
-from hicdiff._cellmaps import cell_bands
 from hicdiff.windows import band_depth, log_depth, to_tokens, window
 
 log = logging.getLogger(__name__)
