@@ -16,7 +16,6 @@ with the number of cells.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 

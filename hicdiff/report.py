@@ -109,7 +109,7 @@ def _markdown(ev, rel) -> str:
     lines += [f"- cells: {info['cells']} at {info['resolution']:,} bp; band 1 <= d <= {info['max_diagonal']} "
               f"bins ({info['max_distance']:,} bp)",
               f"- held-out contacts: {info['heldout']}",
-              f"- methods: " + ", ".join(f"`{m}` ({p})" for m, p in info["inputs"].items())]
+              "- methods: " + ", ".join(f"`{m}` ({p})" for m, p in info["inputs"].items())]
     if info.get("reference"):
         lines.append(f"- reference: {info['reference']}; compared at {info['reference_resolution']:,} bp on "
                      f"{len(info['reference_chromosomes'])} chromosomes; compartments at "
