@@ -19,6 +19,8 @@ import time
 def run_one(args):
     import torch
 
+    from hicdiff.checkpoint import untrained_checkpoint
+    from hicdiff.config import load_config
     from hicdiff.impute import Imputer, impute_scool
     from hicdiff.io import open_cells
 
@@ -26,7 +28,7 @@ def run_one(args):
     cs = open_cells(args.scool)
     names = cs.names[: args.n]
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or untrained_checkpoint(cs, args.preset, os.path.join(tmp, "untrained.ckpt"))
+        model = args.model or untrained_checkpoint(os.path.join(tmp, "untrained.ckpt"), cs, load_config(args.preset))
         imp = Imputer.from_checkpoint(model, device=args.device, batch_size=args.batch_size, stride=args.stride)
         t0 = time.perf_counter()
         summary = impute_scool(args.scool, model, os.path.join(tmp, "out.scool"), cells=names, imputer=imp)
@@ -39,22 +41,8 @@ def run_one(args):
     print(json.dumps({"cells": len(names), "seconds_per_cell": wall / len(names),
                       "cells_per_s": round(len(names) / wall, 2), "peak_rss_mb": round(peak_mb, 1), **gpu,
                       "threads": args.threads, "windows_per_forward": args.batch_size,
-                      "model_params": imp.model.n_params(), "stride": imp.stride, **{"total_s": round(wall, 2)}}))
+                      "model_params": imp.model.n_params(), "stride": imp.stride, "total_s": round(wall, 2)}))
     return summary
-
-
-def untrained_checkpoint(cs, preset, path, **overrides):
-    """Write an untrained model of ``preset`` (with config ``overrides``) for the layout of ``cs`` to ``path``."""
-    from hicdiff.checkpoint import save_checkpoint
-    from hicdiff.config import load_config
-    from hicdiff.model import Denoiser
-    from hicdiff.tokens import Tokenizer
-    from hicdiff.windows import Layout, default_chromosomes
-
-    cfg = load_config(preset, **overrides)
-    layout = Layout.from_cellset(cs, default_chromosomes(cs), cfg.tile_rows)
-    save_checkpoint(path, Denoiser(cfg.model_config(layout.n_loci)), Tokenizer(cfg.n_classes), layout)
-    return path
 
 
 def main():

@@ -38,8 +38,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         import_cells([a.cells], out, a.resolution, a.chromsizes, fmt="contacts", labels=a.labels)
         load_s = time.perf_counter() - t0
-        totals = open_cells(str(out)).contacts_per_cell()
-        labelled = open_cells(str(out)).metadata()
+        cells = open_cells(str(out))
+        totals, labelled = cells.contacts_per_cell(), cells.metadata()
         t1 = time.perf_counter()
         wrong = [f.name for f in files if int(totals.get(cell_name_from_path(f), -1)) != source_total(f)]
         check_s = time.perf_counter() - t1

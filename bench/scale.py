@@ -28,8 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from impute_speed import untrained_checkpoint
-
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAGANO = DATA / "nagano2017_mesc_contacts" / "cells"
 GSE = DATA / "gse100569_mouse_scool" / "scool_test_file.scool"
@@ -77,13 +75,15 @@ def worker(a) -> None:
 
 
 def measure(scool, resolution, max_diag, threads, tmp, label) -> dict:
+    from hicdiff.checkpoint import untrained_checkpoint
+    from hicdiff.config import load_config
     from hicdiff.io import open_cells
     from hicdiff.windows import default_chromosomes
 
     cs = open_cells(scool)
     chroms = default_chromosomes(cs)
-    model = untrained_checkpoint(cs, "small", os.path.join(tmp, f"model-{len(os.listdir(tmp))}.ckpt"),
-                                 max_diag=max_diag)
+    model = untrained_checkpoint(os.path.join(tmp, Path(scool).stem + ".ckpt"), cs,
+                                 load_config("small", max_diag=max_diag))
     row = {"data": label, "resolution": resolution, "band_mb": max_diag * resolution / 1e6, "diagonals": max_diag,
            "cells": len(cs), "bins": sum(cs.n_bins(c) for c in chroms)}
     for method in ("hicdiff", "rwr"):
@@ -137,11 +137,14 @@ def main(argv=None):
         return
     import logging
 
+    from hicdiff.config import load_config
+
     logging.basicConfig(level=logging.WARNING)
+    default_diag = load_config("small").max_diag  # the CPU default model's band at 1 Mb
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for res in a.resolutions:
-            max_diag = 32 if res == 1_000_000 else 10_000_000 // res
+            max_diag = default_diag if res == 1_000_000 else 10_000_000 // res
             rows.append(measure(load(res, tmp, a.cells), res, max_diag, a.threads, tmp, "Nagano mESC"))
         if not a.skip_gse:
             rows.append(measure(str(GSE), 100_000, 100, a.threads, tmp, "GSE100569"))

@@ -40,6 +40,17 @@ def save_checkpoint(path, model: Denoiser, tokenizer: Tokenizer, layout: Layout,
     os.replace(tmp, path)
 
 
+def untrained_checkpoint(path, cells, cfg, chroms=None) -> str:
+    """Write an untrained model of config ``cfg`` (a :class:`~hicdiff.config.TrainConfig`) for the layout of
+    ``cells`` (``chroms``, default: :func:`~hicdiff.windows.default_chromosomes`) to ``path``: for timing and
+    format checks, where the weights do not matter. Returns ``path``."""
+    from hicdiff.windows import default_chromosomes
+
+    layout = Layout.from_cellset(cells, list(chroms or default_chromosomes(cells)), cfg.tile_rows)
+    save_checkpoint(path, Denoiser(cfg.model_config(layout.n_loci)), Tokenizer(cfg.n_classes), layout)
+    return str(path)
+
+
 def load_checkpoint(path, device="cpu"):
     """``(model in eval mode, tokenizer, layout, checkpoint dict)`` from a checkpoint file."""
     path = str(path)

@@ -56,3 +56,28 @@ def test_window_starts_cover_chromosome_on_tile_boundaries():
     assert covered.all() and all(s % 4 == 0 for s in starts)
     assert 301 <= starts[-1] + 128 < 301 + 4
     assert window_starts(100, 128, 64) == [0]
+
+
+def test_cell_bands_hold_cis_pixels_only(data_dir, tmp_path):
+    """A trans pixel from the last bins of one chromosome to the first of the next has ``bin2 - bin1 <= D``;
+    it must not land in the first chromosome's band (nor count in the cell's depth)."""
+    from hicdiff._cellmaps import cell_bands
+    from hicdiff.importers import import_cells
+
+    path = data_dir / "nagano2017_mesc_contacts" / "cells" / "1CDX1.12" / "new_adj.gz"
+    out = tmp_path / "trans.scool"
+    import_cells(path, out, 1_000_000, data_dir / "chromsizes" / "mm9.chrom.sizes", trans=True)
+    cs = open_cells(out)
+    name, D = cs.names[0], 32
+    px = cs.pixels(name)
+    b1, b2, count = (px[k].to_numpy() for k in ("bin1_id", "bin2_id", "count"))
+    chrom_of = np.searchsorted([hi for _, hi in cs.chrom_bins.values()], b1, side="right")
+    ends = np.array([hi for _, hi in cs.chrom_bins.values()])
+    across = (b2 >= ends[chrom_of]) & (b2 - b1 <= D)
+    assert count[across].sum() > 0  # the case exists in this cell
+    bands = cell_bands(cs, name, D)
+    for chrom, (lo, hi) in cs.chrom_bins.items():
+        cis = (b1 >= lo) & (b2 < hi) & (b2 - b1 >= 1) & (b2 - b1 <= D)
+        band, _ = bands[chrom]
+        assert band.sum() == count[cis].sum()
+        assert band[~valid_mask(*band.shape)].sum() == 0

@@ -3,13 +3,10 @@
 import numpy as np
 import pytest
 
-from hicdiff.checkpoint import save_checkpoint
+from hicdiff.checkpoint import untrained_checkpoint
 from hicdiff.config import load_config
 from hicdiff.impute import Imputer, impute_scool
 from hicdiff.io import open_cells
-from hicdiff.model import Denoiser
-from hicdiff.tokens import Tokenizer
-from hicdiff.windows import Layout
 
 CHROMS = ["18", "19"]
 
@@ -22,12 +19,8 @@ def gse(data_dir):
 @pytest.fixture(scope="module")
 def model_100kb(gse, tmp_path_factory):
     """An untrained tiny model over a 10 Mb band at 100 kb (the weights do not matter for these checks)."""
-    cs = open_cells(gse)
-    cfg = load_config("tiny", max_diag=100, window_rows=64)
-    layout = Layout.from_cellset(cs, CHROMS, cfg.tile_rows)
-    path = str(tmp_path_factory.mktemp("scale") / "tiny100.ckpt")
-    save_checkpoint(path, Denoiser(cfg.model_config(layout.n_loci)), Tokenizer(cfg.n_classes), layout)
-    return path
+    path = tmp_path_factory.mktemp("scale") / "tiny100.ckpt"
+    return untrained_checkpoint(path, open_cells(gse), load_config("tiny", max_diag=100, window_rows=64), CHROMS)
 
 
 def test_batching_across_cells_and_windows_changes_nothing(gse, model_100kb):
