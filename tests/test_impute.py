@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import cooler
 import numpy as np
 import pytest
 from click.testing import CliRunner
