@@ -3,7 +3,10 @@
 A dict saved with ``torch.save``: ``format``, ``hicdiff_version``, ``model_config``, ``state_dict`` (the
 :class:`~hicdiff.model.Denoiser` weights), ``tokenizer`` (classes and fitted class values), ``layout``
 (resolution, chromosomes and their lengths), ``training`` (the training configuration), ``data`` (a summary of
-the training cells) and ``step``.
+the training cells; ``inputs``, ``resolutions`` and ``assemblies`` record every input) and ``step``.
+
+``general`` names the model shipped inside the package (``hicdiff/models/general.ckpt``, docs/models.md),
+loaded from the installed files without network access.
 """
 
 from __future__ import annotations
@@ -19,6 +22,20 @@ from hicdiff.tokens import Tokenizer
 from hicdiff.windows import Layout
 
 FORMAT = "hicdiff-checkpoint-1"
+SHIPPED = ("general",)
+
+
+def resolve_model(name_or_path) -> str:
+    """The file of a model: a shipped model's name (``general``) or a checkpoint path as given."""
+    name = str(name_or_path)
+    if name in SHIPPED and not os.path.exists(name):
+        from importlib import resources
+
+        path = resources.files("hicdiff").joinpath("models", f"{name}.ckpt")
+        if not path.is_file():
+            raise HicdiffError(f"the shipped model {name!r} is missing from this installation ({path})")
+        return str(path)
+    return name
 
 
 def save_checkpoint(path, model: Denoiser, tokenizer: Tokenizer, layout: Layout, training: dict | None = None,
@@ -53,7 +70,7 @@ def untrained_checkpoint(path, cells, cfg, chroms=None) -> str:
 
 def load_checkpoint(path, device="cpu"):
     """``(model in eval mode, tokenizer, layout, checkpoint dict)`` from a checkpoint file."""
-    path = str(path)
+    path = resolve_model(path)
     if not os.path.exists(path):
         raise HicdiffError("no such model checkpoint", path)
     try:
@@ -62,7 +79,8 @@ def load_checkpoint(path, device="cpu"):
         raise HicdiffError(f"not a hicdiff model checkpoint ({type(e).__name__})", path) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise HicdiffError(f"not a hicdiff model checkpoint (expected format {FORMAT})", path)
-    model = Denoiser(ModelConfig(**ckpt["model_config"]))
+    # checkpoints written before the portable network have no "portable" field: theirs counts tiles
+    model = Denoiser(ModelConfig(**{"portable": False, **ckpt["model_config"]}))
     model.load_state_dict(ckpt["state_dict"])
     model.to(device).eval()
     return model, Tokenizer.from_dict(ckpt["tokenizer"]), Layout.from_dict(ckpt["layout"]), ckpt

@@ -31,6 +31,7 @@ class TrainConfig(ModelConfig):
     rho_low: float = 0.1                # held-out fraction rho ~ U(rho_low, rho_high) per window
     rho_high: float = 0.5
     t_one_fraction: float = 0.8         # share of windows trained fully masked (t = 1), DESIGN §3
+    pixel_split_fraction: float = 0.0   # share of windows split by whole pixels instead of single contacts
 
     # optimisation
     lr: float = 1e-3
@@ -77,6 +78,8 @@ class TrainConfig(ModelConfig):
             problems.append("need 0 < rho_low <= rho_high < 1")
         if not 0 < self.val_rho < 1:
             problems.append("need 0 < val_rho < 1")
+        if not 0 <= self.pixel_split_fraction <= 1:
+            problems.append("need 0 <= pixel_split_fraction <= 1")
         if not 0 <= self.t_one_fraction <= 1:
             problems.append("need 0 <= t_one_fraction <= 1")
         if not self.val_t or any(not 0 < t <= 1 for t in self.val_t):

@@ -1,5 +1,9 @@
 """Training data: every cell's band grids in memory, random training windows and fixed validation windows.
 
+Training may draw from several inputs at once (other datasets, assemblies, resolutions): one
+:class:`BandStore` each; a batch comes from one store, chosen with probability proportional to the square root
+of its training cells, so that a large set does not drown a small one.
+
 All cells' band grids (diagonals ``1..D`` of the modelled chromosomes, from
 :func:`hicdiff._cellmaps.cell_bands`) are loaded once into one tensor, chromosomes one after another along the
 rows. A training window is a slice of ``window_rows`` rows starting at a multiple of ``tile_rows`` (so the
@@ -12,6 +16,7 @@ validation numbers of two runs on the same cells compare. This module imports to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -22,7 +27,7 @@ from hicdiff.diffusion import binomial_split, mask_tokens
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet
 from hicdiff.tokens import Tokenizer
-from hicdiff.windows import Layout, band_depth, log_depth, to_tokens
+from hicdiff.windows import Layout, band_depth, depth_feature, to_tokens
 
 
 def split_cells(names, fraction: float, min_cells: int, seed: int) -> tuple[list[str], list[str]]:
@@ -63,6 +68,19 @@ class BandStore:
     valid: torch.Tensor
     depth: torch.Tensor
     row0: np.ndarray
+
+    @property
+    def resolution(self) -> int:
+        return self.layout.resolution
+
+    @cached_property
+    def entries(self) -> int:
+        """Pixels of the band over all chromosomes (the denominator of the portable depth feature)."""
+        return int(self.valid.sum())
+
+    def depth_feature(self, cells, fraction, portable: bool) -> torch.Tensor:
+        """The depth the model is told for ``cells`` (indices) keeping ``fraction`` of their band contacts."""
+        return depth_feature(fraction * self.depth[torch.as_tensor(cells)], self.entries, portable)
 
     @classmethod
     def load(cls, cs: CellSet, chroms, max_diag: int, padded_diags: int, tile_rows: int) -> "BandStore":
@@ -120,32 +138,42 @@ class BandStore:
 
 
 class WindowSampler(torch.utils.data.IterableDataset):
-    """Endless batches of random training windows of the training cells.
+    """Endless batches of random training windows of the training cells of one or more stores.
 
-    Each window: a cell uniformly, then a start uniformly among all window starts of all chromosomes
-    (multiples of ``tile_rows``, the last one reaching the chromosome's end). Yields dicts of ``counts``
-    (float32 ``(B, W, Dp)``), ``valid`` (bool, same shape), ``locus_start`` (``(B,)`` genomic-tile index of the
-    first row), ``depth`` (``(B,)`` band contacts of the cell) and ``cell`` (``(B,)`` index into the store).
-    The binomial split, tokens and masks are drawn later, in the training step, on the training device.
+    Each batch: a store (probability proportional to the square root of its training cells), then per window
+    a cell uniformly, then a start uniformly among all window starts of all chromosomes (multiples of
+    ``tile_rows``, the last one reaching the chromosome's end). Yields dicts of ``counts`` (float32
+    ``(B, W, Dp)``), ``valid`` (bool, same shape), ``locus_start`` (``(B,)`` genomic-tile index of the first
+    row), ``depth`` (``(B,)`` band contacts of the cell), ``entries`` (``(B,)`` band pixels of the store),
+    ``resolution`` (``(B,)`` bp) and ``cell`` (``(B,)`` index into the store). The split, tokens and masks are
+    drawn later, in the training step, on the training device.
     """
 
-    def __init__(self, store: BandStore, cells, window_rows: int, batch_size: int, seed: int):
+    def __init__(self, stores, cells, window_rows: int, batch_size: int, seed: int):
         super().__init__()
-        self.store = store
-        self.cells = torch.as_tensor(np.asarray(cells, dtype=np.int64))
+        if isinstance(stores, BandStore):
+            stores, cells = [stores], [cells]
+        self.stores = list(stores)
+        self.cells = [torch.as_tensor(np.asarray(c, dtype=np.int64)) for c in cells]
         self.window_rows = window_rows
         self.batch_size = batch_size
-        self.first, self.locus, self.end = store.windows(window_rows, overlapping=True)
+        self.starts = [s.windows(window_rows, overlapping=True) for s in self.stores]
+        w = torch.tensor([float(len(c)) ** 0.5 for c in self.cells])
+        self.weights = w / w.sum()
         # one generator for the sampler's life: a second iteration continues the stream, never repeats it
         self.generator = torch.Generator().manual_seed(seed)
 
     def sample(self) -> dict:
         g = self.generator
-        idx = torch.randint(len(self.first), (self.batch_size,), generator=g)
-        cells = self.cells[torch.randint(len(self.cells), (self.batch_size,), generator=g)]
-        counts, valid = self.store.gather(cells, self.first[idx], self.end[idx], self.window_rows)
-        return {"counts": counts, "valid": valid, "locus_start": self.locus[idx],
-                "depth": self.store.depth[cells].float(), "cell": cells}
+        k = int(torch.multinomial(self.weights, 1, generator=g)) if len(self.stores) > 1 else 0
+        store, (first, locus, end) = self.stores[k], self.starts[k]
+        idx = torch.randint(len(first), (self.batch_size,), generator=g)
+        cells = self.cells[k][torch.randint(len(self.cells[k]), (self.batch_size,), generator=g)]
+        counts, valid = store.gather(cells, first[idx], end[idx], self.window_rows)
+        n = self.batch_size
+        return {"counts": counts, "valid": valid, "locus_start": locus[idx],
+                "depth": store.depth[cells].float(), "entries": torch.full((n,), float(store.entries)),
+                "resolution": torch.full((n,), float(store.resolution)), "cell": cells}
 
     def __iter__(self):
         while True:
@@ -158,7 +186,8 @@ class ValidationSet:
     cells, each cell split once at ``rho`` (observed / held out), each held-out window masked once per ``t``.
 
     Token grids are stored as uint8: ``observed`` and ``target`` (held-out tokens, x0) ``(n, W, Dp)``,
-    ``masked`` ``(len(t), n, W, Dp)``; ``locus_start``, ``log_depth`` ``(n,)``; ``depth_ratio`` = rho/(1-rho).
+    ``masked`` ``(len(t), n, W, Dp)``; ``locus_start``, ``log_depth`` (the depth feature), ``resolution``
+    ``(n,)``; ``depth_ratio`` = rho/(1-rho). Validation sets of several stores join with :meth:`concat`.
     """
 
     observed: torch.Tensor
@@ -167,12 +196,14 @@ class ValidationSet:
     masked: torch.Tensor
     locus_start: torch.Tensor
     log_depth: torch.Tensor
+    resolution: torch.Tensor
     t: list[float]
     rho: float
     seed: int
 
     @classmethod
-    def build(cls, store: BandStore, cells, tokenizer: Tokenizer, window_rows: int, rho: float, t, seed: int):
+    def build(cls, store: BandStore, cells, tokenizer: Tokenizer, window_rows: int, rho: float, t, seed: int,
+              portable: bool = True):
         g = torch.Generator().manual_seed(seed)
         cells = np.asarray(cells, dtype=np.int64)
         observed, heldout = binomial_split(store.grid[cells], torch.full((len(cells),), rho), generator=g)
@@ -187,9 +218,19 @@ class ValidationSet:
         masked = torch.stack([
             mask_tokens(x0, valid, torch.full((len(x0),), float(tt)), tokenizer.mask_id, generator=g)[1]
             for tt in t])
-        depth = (1 - rho) * store.depth[torch.as_tensor(cells)][which]
-        return cls(obs_tok.to(torch.uint8), x0.to(torch.uint8), valid, masked, locus, log_depth(depth),
-                   [float(tt) for tt in t], float(rho), int(seed))
+        feature = store.depth_feature(cells, 1 - rho, portable)[which]
+        return cls(obs_tok.to(torch.uint8), x0.to(torch.uint8), valid, masked, locus, feature,
+                   torch.full((len(which),), float(store.resolution)), [float(tt) for tt in t], float(rho),
+                   int(seed))
+
+    @classmethod
+    def concat(cls, sets: list["ValidationSet"]) -> "ValidationSet":
+        if len(sets) == 1:
+            return sets[0]
+        cat = {k: torch.cat([getattr(v, k) for v in sets]) for k in
+               ("observed", "target", "valid", "locus_start", "log_depth", "resolution")}
+        return cls(masked=torch.cat([v.masked for v in sets], dim=1), t=sets[0].t, rho=sets[0].rho,
+                   seed=sets[0].seed, **cat)
 
     def __len__(self) -> int:
         return len(self.target)
@@ -206,6 +247,7 @@ class ValidationSet:
                 out.append({"observed": self.observed[sl], "target": self.target[sl], "masked": self.masked[k, sl],
                             "valid": self.valid[sl], "locus_start": self.locus_start[sl],
                             "log_depth": self.log_depth[sl], "depth_ratio": torch.full((n,), r),
+                            "resolution": self.resolution[sl],
                             "t_index": k})
         return out
 

@@ -3,6 +3,7 @@
 Plain torch functions, independent of the network (DESIGN §3):
 
 - :func:`binomial_split` thins counts into an observed part (the condition) and a held-out part (the target);
+  :func:`pixel_split` holds out whole pixels instead (what a fine-scale split does at the pixel's own scale);
 - :func:`sample_t` and :func:`mask_tokens` are the forward process: each valid target entry becomes MASK with
   probability ``t``;
 - :func:`diffusion_loss` is the continuous-time ELBO of MDLM: cross-entropy on masked entries weighted by
@@ -26,6 +27,15 @@ def binomial_split(counts: torch.Tensor, rho: torch.Tensor, generator=None):
     """Split integer counts ``(B, ...)`` into ``(observed, heldout)``; each contact is held out with prob ``rho[b]``."""
     prob = _per_example(rho.to(counts.dtype), counts).expand_as(counts)
     heldout = torch.binomial(counts, prob, generator=generator)
+    return counts - heldout, heldout
+
+
+def pixel_split(counts: torch.Tensor, rho: torch.Tensor, generator=None):
+    """Split counts ``(B, ...)`` into ``(observed, heldout)`` by whole pixels: each pixel, with all its
+    contacts, is held out with probability ``rho[b]``. Duplicated contacts of a pixel never straddle the split."""
+    u = torch.rand(counts.shape, generator=generator, device=counts.device)
+    held = u < _per_example(rho.to(counts.dtype), counts)
+    heldout = torch.where(held, counts, torch.zeros_like(counts))
     return counts - heldout, heldout
 
 

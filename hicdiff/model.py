@@ -4,9 +4,16 @@ Input is a window of the band grid (``W`` rows x ``Dp`` diagonals, both multiple
 token grids: the observed tokens (the condition, every pixel's own count visible) and the target tokens (value
 classes or MASK). Each ``tile_rows x tile_diags`` tile is one transformer position. A tile's embedding is the
 sum, over its entries, of a per-entry-offset embedding of the observed token and of the target token (a
-patch embedding), plus embeddings of its diagonal band (genomic distance), its row in the window, its genomic
-locus, and the cell context (log depth of the observed part, depth ratio ``r``). Pre-norm blocks without a causal
-mask; a linear head gives, per entry, logits over the ``K`` value classes (never MASK).
+patch embedding), plus embeddings of its genomic distance, its row in the window, optionally its genomic
+locus, and the cell context. Pre-norm blocks without a causal mask; a linear head gives, per entry, logits over
+the ``K`` value classes (never MASK).
+
+A ``portable`` network (the default) is tied to no assembly and no resolution: a tile's genomic distance
+enters as a continuous quantity, ``log10`` of the distance of its central diagonal in base pairs, through
+Fourier features and a small MLP; the context is the observed part's contact density (log10 contacts per band
+pixel, which does not depend on how much genome the cells cover), ``r``, ``log10`` of the resolution and the
+split unit (0: held-out contacts drawn one by one, 1: whole pixels held out). Older checkpoints
+(``portable: false``) count distance in diagonal tiles and are told log10 band contacts.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+N_FREQS = 6             # Fourier features of log10 distance
+DISTANCE_CENTRE = 6.5   # log10 bp around which distances are centred (about 3 Mb)
 
 
 @dataclass
@@ -32,6 +42,7 @@ class ModelConfig:
     heads: int = 4
     mlp_ratio: int = 4
     dropout: float = 0.0
+    portable: bool = True       # distance in bp, resolution in the context (False: checkpoints before 0.2)
 
     @property
     def vocab_size(self) -> int:
@@ -88,10 +99,16 @@ class Denoiser(nn.Module):
         e, v = cfg.tile_entries, cfg.vocab_size
         # rows 0..e*v-1: observed token at each entry offset; e*v..2*e*v-1: target token
         self.entries = nn.Embedding(2 * e * v, cfg.width)
-        self.diag_pos = nn.Embedding(cfg.diag_tiles, cfg.width)
+        if cfg.portable:
+            self.register_buffer("freqs", torch.pi * 2.0 ** torch.arange(N_FREQS) / 4, persistent=False)
+            self.distance = nn.Sequential(nn.Linear(2 * N_FREQS + 1, cfg.width), nn.GELU(),
+                                          nn.Linear(cfg.width, cfg.width))
+        else:
+            self.diag_pos = nn.Embedding(cfg.diag_tiles, cfg.width)
         self.row_pos = nn.Embedding(cfg.row_tiles, cfg.width)
         self.locus = nn.Embedding(cfg.n_loci, cfg.width) if cfg.n_loci > 0 else None
-        self.context = nn.Sequential(nn.Linear(2, cfg.width), nn.GELU(), nn.Linear(cfg.width, cfg.width))
+        self.context = nn.Sequential(nn.Linear(4 if cfg.portable else 2, cfg.width), nn.GELU(),
+                                     nn.Linear(cfg.width, cfg.width))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.width)
         self.head = nn.Linear(cfg.width, e * cfg.n_classes)
@@ -112,7 +129,16 @@ class Denoiser(nn.Module):
         t = tokens.view(b, w // c.tile_rows, c.tile_rows, d // c.tile_diags, c.tile_diags)
         return t.permute(0, 1, 3, 2, 4).reshape(b, w // c.tile_rows, d // c.tile_diags, c.tile_entries)
 
-    def forward(self, observed, target, locus_start, log_depth, depth_ratio):
+    def distance_features(self, cols: int, resolution: torch.Tensor) -> torch.Tensor:
+        """``(B, cols, width)``: embeddings of the diagonal tiles' distances (central diagonal, in bp)."""
+        c = self.cfg
+        centre = torch.arange(cols, device=resolution.device) * c.tile_diags + (c.tile_diags + 1) / 2
+        x = torch.log10(centre[None] * resolution.float().view(-1, 1)) - DISTANCE_CENTRE   # (B, cols)
+        ang = x[..., None] * self.freqs
+        feats = torch.cat([x[..., None], torch.sin(ang), torch.cos(ang)], dim=-1)
+        return self.distance(feats.to(self.distance[0].weight.dtype))
+
+    def forward(self, observed, target, locus_start, log_depth, depth_ratio, resolution=None, split_unit=None):
         """Per-entry logits ``(B, W, Dp, K)``.
 
         Parameters
@@ -123,9 +149,14 @@ class Denoiser(nn.Module):
         locus_start : LongTensor ``(B,)``
             Genomic tile index of the window's first row tile (ignored when ``n_loci == 0``).
         log_depth : Tensor ``(B,)``
-            ``log10`` of the observed part's contacts in the band (the whole cell, not the window).
+            The observed part's depth over the whole cell, not the window (:func:`hicdiff.windows.depth_feature`):
+            ``log10`` contacts per band pixel (portable) or ``log10`` band contacts.
         depth_ratio : Tensor ``(B,)``
             ``r``: expected target depth relative to the observed depth.
+        resolution : Tensor ``(B,)``
+            Bin size in bp (portable networks only).
+        split_unit : Tensor ``(B,)``, optional
+            What the target is: 0 (default) contacts held out one by one, 1 whole pixels held out.
         """
         c = self.cfg
         b, w, d = observed.shape
@@ -135,11 +166,22 @@ class Denoiser(nn.Module):
         # a tile's embedding sums its entries' embeddings; embedding_bag never materialises them one by one
         idx = torch.cat([obs, tgt], dim=-1).view(-1, 2 * c.tile_entries)
         x = F.embedding_bag(idx, self.entries.weight, mode="sum").view(b, rows, cols, c.width)
-        x = x + self.diag_pos.weight[None, None, :cols] + self.row_pos.weight[None, :rows, None]
+        x = x + self.row_pos.weight[None, :rows, None]
+        if c.portable:
+            if resolution is None:
+                raise ValueError("a portable network needs the resolution of every window")
+            resolution = torch.as_tensor(resolution, device=x.device).float().expand(b)
+            x = x + self.distance_features(cols, resolution)[:, None]
+        else:
+            x = x + self.diag_pos.weight[None, None, :cols]
         if self.locus is not None:
             idx = (locus_start.view(-1, 1) + torch.arange(rows, device=x.device)).clamp(max=c.n_loci - 1)
             x = x + self.locus(idx)[:, :, None]
-        ctx = torch.stack([log_depth.float(), torch.log(depth_ratio.float())], dim=-1)
+        ctx = [log_depth.float(), torch.log(depth_ratio.float())]
+        if c.portable:
+            unit = torch.zeros(b, device=x.device) if split_unit is None else split_unit
+            ctx += [torch.log10(resolution) - 6.0, torch.as_tensor(unit, device=x.device).float().expand(b)]
+        ctx = torch.stack(ctx, dim=-1)
         x = x + self.context(ctx.to(x.dtype))[:, None, None]
         x = x.view(b, rows * cols, c.width)
         for blk in self.blocks:

@@ -26,18 +26,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import lightning.pytorch as L
+import numpy as np
 import torch
 
 from hicdiff.checkpoint import save_checkpoint
 from hicdiff.config import TrainConfig
 from hicdiff.data import BandStore, ValidationSet, WindowSampler, distance_only_ce, split_cells
-from hicdiff.diffusion import (binomial_split, diffusion_loss, mask_tokens, masked_cross_entropy, sample_rho,
-                               sample_t)
+from hicdiff.diffusion import (binomial_split, diffusion_loss, mask_tokens, masked_cross_entropy, pixel_split,
+                               sample_rho, sample_t)
 from hicdiff.errors import HicdiffError
 from hicdiff.io import open_cells
-from hicdiff.model import Denoiser
+from hicdiff.model import Denoiser, ModelConfig
 from hicdiff.tokens import Tokenizer
-from hicdiff.windows import default_chromosomes, log_depth, to_tokens
+from hicdiff.windows import assembly_of, default_chromosomes, depth_feature, to_tokens
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,21 @@ class DiffusionModule(L.LightningModule):
         n = counts.shape[0]
         rho = sample_rho(n, cfg.rho_low, cfg.rho_high, device=counts.device)
         observed, heldout = binomial_split(counts, rho)
+        unit = torch.zeros(n, device=counts.device)
+        if cfg.pixel_split_fraction > 0:
+            # a share of windows hold out whole pixels: the model learns what is missing, not only what more
+            # reads of the same library would add (the fine-scale split's question; DESIGN §7)
+            whole = torch.rand(n, device=counts.device) < cfg.pixel_split_fraction
+            obs_px, held_px = pixel_split(counts, rho)
+            w = whole.view(-1, 1, 1)
+            observed, heldout = torch.where(w, obs_px, observed), torch.where(w, held_px, heldout)
+            unit = whole.float()
         x0 = to_tokens(heldout, valid, tok)
         t = sample_t(n, cfg.t_one_fraction, device=counts.device)
         noisy, masked = mask_tokens(x0, valid, t, tok.mask_id)
-        logits = self.model(to_tokens(observed, valid, tok), noisy, batch["locus_start"],
-                            log_depth((1 - rho) * batch["depth"]), rho / (1 - rho))
+        depth = depth_feature((1 - rho) * batch["depth"], batch["entries"], self.model.cfg.portable)
+        logits = self.model(to_tokens(observed, valid, tok), noisy, batch["locus_start"], depth, rho / (1 - rho),
+                            batch["resolution"], unit)
         return diffusion_loss(logits, x0, masked, valid, t)
 
     def configure_optimizers(self):
@@ -112,7 +123,7 @@ class DiffusionModule(L.LightningModule):
         x0, masked = batch["target"].long(), batch["masked"]
         noisy = torch.where(masked, torch.full_like(x0, self.tokenizer.mask_id), x0)
         logits = self.model(batch["observed"].long(), noisy, batch["locus_start"], batch["log_depth"],
-                            batch["depth_ratio"])
+                            batch["depth_ratio"], batch["resolution"])
         n = masked.sum()
         k = batch["t_index"]
         self._ce_sum[k] += torch.nan_to_num(masked_cross_entropy(logits, x0, masked)).double() * n
@@ -128,46 +139,72 @@ class DiffusionModule(L.LightningModule):
 
 
 class CellsDataModule(L.LightningDataModule):
-    """Random training windows and fixed validation windows from the cells of one ``.scool``.
+    """Random training windows and fixed validation windows from the cells of one or more ``.scool`` files.
 
-    :meth:`setup` loads every cell's band grids once, chooses the validation cells, fits the tokenizer's class
-    values on the training cells, draws the validation windows and scores the distance-only predictor.
+    :meth:`setup` loads every cell's band grids once (one :class:`~hicdiff.data.BandStore` per input), chooses
+    each input's validation cells, fits the tokenizer's class values on the training cells (or keeps those of
+    the model being fine-tuned), draws the validation windows and scores the distance-only predictor.
     """
 
-    def __init__(self, scool, cfg: TrainConfig):
+    def __init__(self, scools, cfg: TrainConfig, tokenizer: Tokenizer | None = None):
         super().__init__()
-        self.scool = str(scool)
+        self.scools = [str(s) for s in ([scools] if isinstance(scools, (str, os.PathLike)) else scools)]
         self.cfg = cfg
-        self.store = None
+        self.tokenizer = tokenizer
+        self.stores = None
+
+    @property
+    def store(self) -> BandStore:
+        """The first input's store (its layout is the checkpoint's)."""
+        return self.stores[0]
 
     def setup(self, stage=None):
-        if self.store is not None:
+        if self.stores is not None:
             return
         cfg = self.cfg
-        cs = open_cells(self.scool)
-        chroms = cfg.chromosomes or default_chromosomes(cs)
-        missing = [c for c in chroms if c not in cs.chrom_bins]
-        if missing:
-            raise HicdiffError(f"chromosome(s) {', '.join(missing)} not in the cells' bin table", self.scool)
-        self.train_names, self.val_names = split_cells(cs.names, cfg.val_fraction, cfg.val_min_cells, cfg.val_seed)
         t0 = time.monotonic()
-        self.store = BandStore.load(cs, chroms, cfg.max_diag, cfg.padded_diags, cfg.tile_rows)
-        index = {n: k for k, n in enumerate(self.store.names)}
-        self.train_cells = [index[n] for n in self.train_names]
-        self.val_cells = [index[n] for n in self.val_names]
-        self.tokenizer = Tokenizer(cfg.n_classes).fit(self.store.nonzero_counts(self.train_cells))
-        self.val = ValidationSet.build(self.store, self.val_cells, self.tokenizer, cfg.window_rows, cfg.val_rho,
-                                       cfg.val_t, cfg.val_seed)
-        self.distance_only_ce = distance_only_ce(self.store, self.train_cells, self.val, self.tokenizer)
-        log.info("loaded %d cells (%d training, %d validation), %d chromosomes, %d bins at %d bp in %.1f s",
-                 len(self.store.names), len(self.train_cells), len(self.val_cells), len(chroms),
-                 sum(self.store.layout.n_bins), self.store.layout.resolution, time.monotonic() - t0)
-        log.info("validation: %d windows x %d values of t; distance-only CE at t=1: %.4f nats per entry",
-                 len(self.val), len(cfg.val_t), self.distance_only_ce)
+        self.stores, self.train_cells, self.val_cells, self.inputs = [], [], [], []
+        for scool in self.scools:
+            cs = open_cells(scool)
+            chroms = cfg.chromosomes or default_chromosomes(cs)
+            if cfg.chromosomes and len(self.scools) > 1:
+                chroms = [c for c in cfg.chromosomes if c in cs.chrom_bins]
+            missing = [c for c in chroms if c not in cs.chrom_bins]
+            if missing or not chroms:
+                raise HicdiffError(f"chromosome(s) {', '.join(missing) or '(none left)'} not in the cells' bin "
+                                   "table", scool)
+            train_names, val_names = split_cells(cs.names, cfg.val_fraction, cfg.val_min_cells, cfg.val_seed)
+            store = BandStore.load(cs, chroms, cfg.max_diag, cfg.padded_diags, cfg.tile_rows)
+            index = {n: k for k, n in enumerate(store.names)}
+            self.stores.append(store)
+            self.train_cells.append([index[n] for n in train_names])
+            self.val_cells.append([index[n] for n in val_names])
+            self.inputs.append({"scool": os.path.abspath(scool), "resolution": store.resolution,
+                                "assembly": assembly_of(cs), "chromosomes": chroms, "n_cells": len(store.names),
+                                "training_cells": train_names, "validation_cells": val_names})
+            log.info("loaded %s: %d cells (%d training, %d validation), %d chromosomes, %d bins at %d bp",
+                     scool, len(store.names), len(train_names), len(val_names), len(chroms),
+                     sum(store.layout.n_bins), store.resolution)
+        if self.tokenizer is None:
+            counts = [s.nonzero_counts(c) for s, c in zip(self.stores, self.train_cells)]
+            self.tokenizer = Tokenizer(cfg.n_classes).fit(np.concatenate(counts))
+        portable = cfg.portable
+        vals, ces, weights = [], [], []
+        for store, train_cells, val_cells in zip(self.stores, self.train_cells, self.val_cells):
+            val = ValidationSet.build(store, val_cells, self.tokenizer, cfg.window_rows, cfg.val_rho, cfg.val_t,
+                                      cfg.val_seed, portable)
+            vals.append(val)
+            ces.append(distance_only_ce(store, train_cells, val, self.tokenizer))
+            weights.append(float(val.valid.sum()))
+        self.val = ValidationSet.concat(vals)
+        self.distance_only_ce = float(np.average(ces, weights=weights))
+        log.info("%d input(s) loaded in %.1f s; validation: %d windows x %d values of t; distance-only CE at "
+                 "t=1: %.4f nats per entry", len(self.stores), time.monotonic() - t0, len(self.val),
+                 len(cfg.val_t), self.distance_only_ce)
 
     def train_dataloader(self):
         cfg = self.cfg
-        sampler = WindowSampler(self.store, self.train_cells, cfg.window_rows, cfg.batch_size, cfg.seed)
+        sampler = WindowSampler(self.stores, self.train_cells, cfg.window_rows, cfg.batch_size, cfg.seed)
         return torch.utils.data.DataLoader(sampler, batch_size=None, num_workers=0)
 
     def val_dataloader(self):
@@ -175,14 +212,18 @@ class CellsDataModule(L.LightningDataModule):
                                            num_workers=0)
 
     def summary(self) -> dict:
-        """The data part of the checkpoint."""
+        """The data part of the checkpoint: the first input's fields (as before) and every input in ``inputs``."""
+        first = self.inputs[0]
         return {
-            "scool": os.path.abspath(self.scool),
-            "n_cells": len(self.store.names),
-            "training_cells": self.train_names,
-            "validation_cells": self.val_names,
-            "chromosomes": self.store.layout.chroms,
-            "max_diag": self.store.max_diag,
+            "scool": first["scool"],
+            "n_cells": sum(i["n_cells"] for i in self.inputs),
+            "training_cells": first["training_cells"],
+            "validation_cells": first["validation_cells"],
+            "chromosomes": first["chromosomes"],
+            "inputs": self.inputs,
+            "resolutions": sorted({i["resolution"] for i in self.inputs}),
+            "assemblies": sorted({i["assembly"] for i in self.inputs}),
+            "max_diag": self.cfg.max_diag,
             "val_rho": self.val.rho,
             "val_seed": self.val.seed,
             "val_t": self.val.t,
@@ -281,23 +322,64 @@ def _accelerator(device: str) -> str:
     return "gpu" if device == "cuda" else "cpu"
 
 
-def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | None = None) -> TrainResult:
+def _init_model(init, cfg: TrainConfig, data: "CellsDataModule") -> Denoiser:
+    """The model to fine-tune: the weights of checkpoint ``init``; a per-locus embedding is kept only where
+    the new cells have the same layout (else dropped, with a message)."""
+    model = data.init_model
+    layout = data.store.layout
+    if model.cfg.n_loci and (len(data.stores) > 1 or layout.n_loci != model.cfg.n_loci
+                             or layout.resolution != data.init_layout.resolution):
+        log.warning("%s has a per-locus embedding for another layout; fine-tuning without it", init)
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("locus.")}
+        kw = {**model.cfg.to_dict(), "n_loci": 0}
+        model = Denoiser(ModelConfig(**kw))
+        model.load_state_dict(state)
+    return model
+
+
+def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | None = None,
+          init=None) -> TrainResult:
     """Train a denoiser on the cells of ``scool`` and write the checkpoint to ``output``.
 
     Parameters
     ----------
-    scool : str
-        A ``.scool`` of raw cells (``hicdiff load``).
+    scool : str or list of str
+        One or more ``.scool`` files of raw cells (``hicdiff load``), of any resolutions and assemblies;
+        several inputs need a network without the per-locus embedding (``locus_embedding: false``).
     output : str
         Checkpoint file (:func:`hicdiff.checkpoint.save_checkpoint`), written atomically at the end and every
         ``cfg.checkpoint_every`` steps.
     cfg : TrainConfig
-        Model and training settings (:func:`hicdiff.config.load_config`).
+        Model and training settings (:func:`hicdiff.config.load_config`). With ``init``, the network's fields
+        (width, depth, tiles, window) come from the checkpoint and only the training fields and ``max_diag``
+        from ``cfg``.
     device : {"auto", "cpu", "cuda"}
         On CUDA, training runs in bf16 mixed precision.
     threads : int, optional
         CPU threads for torch.
+    init : str, optional
+        Fine-tune from this checkpoint (a path or ``general``) instead of starting from random weights; its
+        tokenizer (class values) is kept.
     """
+    scools = [scool] if isinstance(scool, (str, os.PathLike)) else list(scool)
+    tokenizer = None
+    init_model = init_layout = None
+    if init is not None:
+        from dataclasses import fields as dc_fields
+
+        from hicdiff.checkpoint import load_checkpoint
+        init_model, tokenizer, init_layout, _ = load_checkpoint(init)
+        keep = {f.name for f in dc_fields(ModelConfig)} - {"max_diag", "n_loci", "dropout"}
+        for name in keep:
+            setattr(cfg, name, getattr(init_model.cfg, name))
+        if not init_model.cfg.portable and cfg.max_diag != init_model.cfg.max_diag:
+            raise HicdiffError(f"{init} counts distance in diagonal tiles: fine-tune it with its own band "
+                               f"({init_model.cfg.max_diag} diagonals), not {cfg.max_diag}")
+        if init_model.cfg.n_loci == 0:
+            cfg.locus_embedding = False
+    if len(scools) > 1 and cfg.locus_embedding:
+        raise HicdiffError("several inputs need a network without a per-locus embedding: set "
+                           "locus_embedding: false in the configuration")
     cfg.check()
     accelerator = _accelerator(device)
     out_dir = os.path.dirname(os.path.abspath(output))
@@ -307,16 +389,22 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
         torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, verbose=False)
 
-    data = CellsDataModule(scool, cfg)
+    data = CellsDataModule(scools, cfg, tokenizer=tokenizer)
     data.setup("fit")
-    model = Denoiser(cfg.model_config(data.store.layout.n_loci))
+    if init is not None:
+        data.init_model, data.init_layout = init_model, init_layout
+        model = _init_model(init, cfg, data)
+    else:
+        model = Denoiser(cfg.model_config(data.store.layout.n_loci))
     module = DiffusionModule(model, data.tokenizer, cfg)
-    log.info("model: %s parameters, width %d, %d layers; %s", f"{model.n_params():,}", cfg.width, cfg.depth,
+    log.info("model: %s parameters, width %d, %d layers%s; %s", f"{model.n_params():,}", cfg.width, cfg.depth,
+             f", fine-tuned from {init}" if init else "",
              "bf16 on CUDA" if accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads")
 
     def save(step):
         data_summary = {**data.summary(), **module.val_results}
-        save_checkpoint(output, model, data.tokenizer, data.store.layout, cfg.to_dict(), data_summary, step)
+        training = {**cfg.to_dict(), "init": str(init) if init else None}
+        save_checkpoint(output, model, data.tokenizer, data.store.layout, training, data_summary, step)
 
     progress = Progress(save)
     precision = "bf16-mixed" if accelerator == "gpu" else "32-true"

@@ -47,8 +47,21 @@ class Layout:
     def from_dict(cls, d) -> "Layout":
         return cls(int(d["resolution"]), list(d["chroms"]), [int(n) for n in d["n_bins"]], int(d["tile_rows"]))
 
-    def check(self, cs: CellSet, chroms) -> None:
-        """Refuse cells the model cannot impute: another resolution or other chromosome lengths."""
+    def check(self, cs: CellSet, chroms, per_locus: bool = True) -> None:
+        """Refuse cells the model cannot impute.
+
+        A model with a per-locus embedding (``per_locus``) knows one resolution and one assembly: other
+        resolutions, chromosomes or chromosome lengths are refused. A model without one imputes any resolution
+        and assembly; only chromosomes too short to hold a pixel off the diagonal are refused.
+        """
+        if not per_locus:
+            for c in chroms:
+                if c not in cs.chrom_bins:
+                    raise HicdiffError(f"chromosome {c} is not in the cells' bin table", cs.source)
+                if cs.n_bins(c) < 2:
+                    raise HicdiffError(f"chromosome {c} has {cs.n_bins(c)} bin at {cs.resolution} bp: nothing "
+                                       "to impute off the diagonal", cs.source)
+            return
         if int(cs.resolution) != self.resolution:
             raise HicdiffError(
                 f"resolution {cs.resolution} bp does not match the model's {self.resolution} bp", cs.source)
@@ -81,8 +94,37 @@ def band_depth(bands: dict) -> float:
 
 
 def log_depth(contacts) -> torch.Tensor:
-    """The depth the model is told: ``log10`` of band contacts (at least 1)."""
+    """The depth a non-portable model is told: ``log10`` of band contacts (at least 1)."""
     return torch.log10(torch.as_tensor(contacts, dtype=torch.float32).clamp(min=1.0))
+
+
+def band_entries(n_bins, max_diag: int) -> int:
+    """Pixels in the band (diagonals ``1..max_diag``) of chromosomes of ``n_bins`` bins."""
+    return int(sum(sum(n - d for d in range(1, min(max_diag, n - 1) + 1)) for n in n_bins))
+
+
+def depth_feature(contacts, entries, portable: bool) -> torch.Tensor:
+    """The depth the model is told about a cell: for a portable model ``log10`` of contacts per band pixel
+    (``entries`` pixels), which compares across resolutions, band widths and how much genome was sequenced;
+    otherwise ``log10`` band contacts."""
+    if not portable:
+        return log_depth(contacts)
+    c = torch.as_tensor(contacts, dtype=torch.float32).clamp(min=1.0)
+    return torch.log10(c / torch.as_tensor(entries, dtype=torch.float32).clamp(min=1.0))
+
+
+# chr1 length -> assembly, for the checkpoint's record of what a model was trained on
+_CHR1 = {249250621: "hg19", 248956422: "hg38", 197195432: "mm9", 195471971: "mm10"}
+
+
+def assembly_of(cs: CellSet) -> str:
+    """The assembly of the cells' bin table, told by chromosome 1's length (``unknown`` otherwise)."""
+    for c in cs.chromnames:
+        if c.lower().removeprefix("chr").split("_")[-1] in ("1", "chr1"):
+            bins = cs.bins
+            length = int(bins.loc[bins["chrom"] == c, "end"].max())
+            return _CHR1.get(length, "unknown")
+    return "unknown"
 
 
 def window(band: np.ndarray, start: int, rows: int, padded_diags: int):

@@ -150,7 +150,7 @@ def test_checkpoint_reloads_to_identical_predictions(tiny_run, lee_scool):
     shape = (3, cfg.window_rows, cfg.padded_diags)
     obs = torch.randint(0, cfg.n_classes, shape, generator=g)
     tgt = torch.full(shape, tokenizer.mask_id)
-    args = (obs, tgt, torch.tensor([0, 5, 20]), torch.full((3,), 4.0), torch.full((3,), 0.25))
+    args = (obs, tgt, torch.tensor([0, 5, 20]), torch.full((3,), -1.0), torch.full((3,), 0.25), torch.full((3,), 1e6))
     with torch.no_grad():
         assert torch.equal(model(*args), tiny_run.model(*args))
 
