@@ -29,7 +29,7 @@ from hicdiff.checkpoint import load_checkpoint
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
-from hicdiff.windows import band_depth, log_depth, to_tokens, window
+from hicdiff.windows import band_depth, band_entries, default_chromosomes, depth_feature, to_tokens, window
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,13 @@ class Imputer:
     stride : int, optional
         Rows between window starts in ``mean`` mode; overlapping predictions are averaged. Default: the
         window size (no overlap but for the last window of a chromosome).
+    split_unit : float
+        What a portable model estimates: 0 (default) the contacts a deeper replicate of the cell would add;
+        1 the contacts of pixels that were held out whole (the fine-scale split's question).
     """
 
-    def __init__(self, model, tokenizer, layout, checkpoint, device, batch_size=64, stride=None, path=None):
+    def __init__(self, model, tokenizer, layout, checkpoint, device, batch_size=64, stride=None, path=None,
+                 split_unit: float = 0.0):
         self.model = model
         self.tokenizer = tokenizer
         self.layout = layout
@@ -100,16 +104,24 @@ class Imputer:
         tr = self.cfg.tile_rows  # window starts stay on tile boundaries, so locus indices are exact
         self.stride = max(tr, int(stride or self.cfg.window_rows) // tr * tr)
         self.path = path
+        # what a portable model is asked: 0 = more contacts of the kind the cell shows (a deeper replicate),
+        # 1 = the contacts of pixels held out whole (what a fine-scale split scores)
+        self.split_unit = float(split_unit)
+        self._resolution = layout.resolution
+        self._entries = 1
         self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
         self.locus_offset = layout.locus_offset
 
     @classmethod
-    def from_checkpoint(cls, path, device="auto", threads=None, batch_size=64, stride=None) -> "Imputer":
+    def from_checkpoint(cls, path, device="auto", threads=None, batch_size=64, stride=None,
+                        split_unit: float = 0.0) -> "Imputer":
+        """An imputer for the checkpoint at ``path`` (or a shipped model's name, ``general``)."""
         if threads:
             torch.set_num_threads(int(threads))
         dev = resolve_device(device)
         model, tok, layout, ckpt = load_checkpoint(path, device=dev)
-        return cls(model, tok, layout, ckpt, dev, batch_size=batch_size, stride=stride, path=str(path))
+        return cls(model, tok, layout, ckpt, dev, batch_size=batch_size, stride=stride, path=str(path),
+                   split_unit=split_unit)
 
     # -- windows -----------------------------------------------------------------------------------------
     def _jobs(self, cell: int, shapes: dict, stride: int) -> list[_Job]:
@@ -119,6 +131,17 @@ class Imputer:
             jobs += [_Job(cell, chrom, s, rows) for s in window_starts(n, rows, stride, self.cfg.tile_rows)]
         return jobs
 
+    def chromosomes(self, cells: CellSet, chroms=None) -> list[str]:
+        """The chromosomes to impute: those asked for, else the model's own (a model with a per-locus
+        embedding), else every chromosome worth modelling in the cells (a portable model)."""
+        if chroms:
+            return list(chroms)
+        return list(self.layout.chroms) if self.cfg.n_loci else default_chromosomes(cells)
+
+    def check(self, cells: CellSet, chroms) -> None:
+        """Refuse cells the model cannot impute (:meth:`hicdiff.windows.Layout.check`)."""
+        self.layout.check(cells, chroms, per_locus=self.cfg.n_loci > 0 or not self.cfg.portable)
+
     def _inputs(self, jobs, bands, depths, depth_ratio):
         dp = self.cfg.padded_diags
         counts, valid = zip(*(window(bands[j.cell][j.chrom][0], j.start, j.rows, dp) for j in jobs))
@@ -127,13 +150,16 @@ class Imputer:
         observed = to_tokens(counts, valid, self.tokenizer)
         locus = torch.tensor([self.locus_offset[j.chrom] + j.start // self.cfg.tile_rows for j in jobs],
                              device=self.device)
-        depth = log_depth([depths[j.cell] for j in jobs]).to(self.device)
+        depth = depth_feature([depths[j.cell] for j in jobs], self._entries, self.cfg.portable).to(self.device)
         ratio = torch.full((len(jobs),), float(depth_ratio), device=self.device)
         return observed, valid, locus, depth, ratio
 
     def _forward(self, observed, target, locus, depth, ratio):
+        b = observed.shape[0]
+        res = torch.full((b,), float(self._resolution), device=self.device)
+        unit = torch.full((b,), float(self.split_unit), device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            return self.model(observed, target, locus, depth, ratio).float()
+            return self.model(observed, target, locus, depth, ratio, res, unit).float()
 
     # -- the two modes -----------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -169,8 +195,10 @@ class Imputer:
             raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
         if depth_ratio <= 0:
             raise HicdiffError("depth ratio must be positive")
-        chroms = list(chroms or self.layout.chroms)
-        self.layout.check(cells, chroms)
+        chroms = self.chromosomes(cells, chroms)
+        self.check(cells, chroms)
+        self._resolution = int(cells.resolution)
+        self._entries = band_entries([cells.n_bins(c) for c in chroms], self.cfg.max_diag)
         generator = torch.Generator(device=self.device).manual_seed(int(seed)) if mode == "sample" else None
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
@@ -230,8 +258,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
                                              stride=stride)
     cs = open_cells(inputs, cells=cells)
-    chroms = list(chroms or imp.layout.chroms)
-    imp.layout.check(cs, chroms)
+    chroms = imp.chromosomes(cs, chroms)
+    imp.check(cs, chroms)
     if uncertainty and mode != "sample":
         raise HicdiffError("--uncertainty needs --mode sample", uncertainty)
     params = {"mode": mode, "depth_ratio": depth_ratio, "chromosomes": chroms,
