@@ -81,3 +81,44 @@ def test_cli_errors(nagano, tmp_path, args, message):
 def test_same_output_twice_is_refused(nagano, tmp_path):
     with pytest.raises(HicdiffError, match="same file"):
         split_cells(nagano, tmp_path / "x.scool", tmp_path / "x.scool")
+
+
+@pytest.fixture(scope="module")
+def dipc_40kb(data_dir, tmp_path_factory):
+    """The Dip-C cell (duplicated contacts) at 40 kb, chr21-chr22."""
+    from hicdiff.importers import import_cells
+
+    out = tmp_path_factory.mktemp("dipc") / "dipc40k.scool"
+    import_cells([data_dir / "dipc_gm12878_cell11" / "gm12878_11.clean.con.txt.gz"], out, 40_000,
+                 data_dir / "chromsizes" / "hg19.chrom.sizes", chromosomes=["chr21", "chr22"])
+    return out
+
+
+def test_fine_scale_split_never_puts_one_fine_pixel_on_both_sides(dipc_40kb, tmp_path):
+    split_cells(dipc_40kb, tmp_path / "in.scool", tmp_path / "out.scool", 0.2, seed=1, heldout_unit=40_000)
+    src, inp, held = (open_cells(p) for p in (dipc_40kb, tmp_path / "in.scool", tmp_path / "out.scool"))
+    name = src.names[0]
+    a, b = _merged(inp, name), _merged(held, name)
+    assert len(b) > 100 and not set(a.index) & set(b.index)      # no fine pixel on both sides
+    total = a.add(b, fill_value=0).sort_index()
+    pd.testing.assert_series_equal(total, _merged(src, name).sort_index(), check_dtype=False, check_names=False)
+    # Dip-C's duplicates: a contact-level split would put both copies of many pixels' contacts on both sides
+    thin_in, thin_out = thin_pixels(src.pixels(name), 0.2, np.random.default_rng(0))
+    both = set(map(tuple, thin_in[["bin1_id", "bin2_id"]].to_numpy())) & set(
+        map(tuple, thin_out[["bin1_id", "bin2_id"]].to_numpy()))
+    assert len(both) > 0
+
+
+def test_fine_scale_split_written_at_a_coarser_resolution(dipc_40kb, tmp_path):
+    r = CliRunner().invoke(cli, ["split", str(dipc_40kb), "--heldout-unit", "40000", "--resolution", "200000",
+                                 "-o", str(tmp_path / "in.scool"), str(tmp_path / "out.scool")])
+    assert r.exit_code == 0, r.output
+    inp, held, src = open_cells(tmp_path / "in.scool"), open_cells(tmp_path / "out.scool"), open_cells(dipc_40kb)
+    assert inp.resolution == held.resolution == 200_000
+    name = src.names[0]
+    assert inp.pixels(name)["count"].sum() + held.pixels(name)["count"].sum() == src.pixels(name)["count"].sum()
+    h = held.pixels(name)
+    assert (h["bin1_id"] != h["bin2_id"]).all()                     # the 200 kb diagonal stays in the input
+    bad = CliRunner().invoke(cli, ["split", str(dipc_40kb), "--heldout-unit", "50000",
+                                   "-o", str(tmp_path / "a.scool"), str(tmp_path / "b.scool")])
+    assert bad.exit_code != 0 and "multiple of the cells' resolution" in bad.output

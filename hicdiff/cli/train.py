@@ -1,14 +1,18 @@
-"""``hicdiff train``: train a denoiser on the cells of a ``.scool``."""
+"""``hicdiff train``: train a denoiser on the cells of one or more ``.scool`` files, or fine-tune one."""
 
 import logging
+import os
 
 import click
 
 from hicdiff.errors import HicdiffError
 
+# fine-tuning's defaults: a short schedule that adapts a pretrained model to a small set of cells
+FINETUNE = {"max_minutes": 5.0, "lr": 3e-4, "warmup_steps": 20}
+
 
 @click.command("train")
-@click.argument("cells", metavar="CELLS.scool")
+@click.argument("cells", metavar="CELLS.scool...", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, metavar="MODEL.ckpt", help="Checkpoint file to write.")
 @click.option("--config", "config", metavar="FILE|PRESET",
               help="YAML configuration file, or a preset: tiny (tests), small (CPU default), base (GPU).")
@@ -27,28 +31,51 @@ from hicdiff.errors import HicdiffError
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Share of cells held out for validation (at least 2 cells).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate.")
+@click.option("--init", "init", metavar="MODEL",
+              help="Fine-tune this checkpoint (a path, or `general` for the shipped model) instead of training "
+                   f"from scratch; alone, it trains {FINETUNE['max_minutes']:g} minutes at lr {FINETUNE['lr']:g}.")
 def command(cells, output, config, max_steps, max_time, device, seed, threads, chromosomes, max_distance,
-            batch_size, val_fraction, lr):
+            batch_size, val_fraction, lr, init):
     """Train the conditional masked-diffusion denoiser on the cells of CELLS.scool.
 
-    A share of the cells is held out for validation; the final line compares their cross-entropy at t=1
-    (target fully masked) with the distance-only predictor's.
+    Several inputs (other datasets, assemblies, resolutions) train one model together; that needs a network
+    without the per-locus embedding (`locus_embedding: false`, as in configs/general.yaml). With --init MODEL
+    the training starts from MODEL's weights and class values (a short schedule by default).
+
+    A share of each input's cells is held out for validation; the final line compares their cross-entropy at
+    t=1 (target fully masked) with the distance-only predictor's.
     """
     from hicdiff.config import load_config
     from hicdiff.io import open_cells
 
-    cs = open_cells(cells)  # a bad input fails here, before Lightning is imported
+    sets = [open_cells(c) for c in cells]  # a bad input fails here, before Lightning is imported
+    cs = sets[0]
+    if init is not None:
+        from hicdiff.checkpoint import resolve_model
+
+        init = resolve_model(init)
+        if not os.path.isfile(init):
+            raise HicdiffError("no such model checkpoint", init)
     overrides = {"seed": seed, "batch_size": batch_size, "val_fraction": val_fraction, "lr": lr}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if chromosomes:
         overrides["chromosomes"] = [c.strip() for c in chromosomes.split(",") if c.strip()]
     if max_distance:
+        if len({s.resolution for s in sets}) > 1:
+            raise HicdiffError("--max-distance is in bp, but the inputs have several resolutions: set max_diag "
+                               "(diagonals at every resolution) in the configuration instead")
         if max_distance < cs.resolution:
             raise HicdiffError(f"--max-distance {max_distance} bp is below the resolution ({cs.resolution} bp)")
         overrides["max_diag"] = int(max_distance // cs.resolution)
     if max_steps or max_time:
         overrides["max_steps"] = max_steps
         overrides["max_minutes"] = max_time
+    elif init is not None:
+        overrides.update(max_steps=None, max_minutes=FINETUNE["max_minutes"])
+    if init is not None:
+        overrides.setdefault("warmup_steps", FINETUNE["warmup_steps"])
+        if lr is None:
+            overrides["lr"] = FINETUNE["lr"]
     cfg = load_config(config, **overrides)
 
     from hicdiff.training import train
@@ -56,5 +83,5 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
     # Lightning's banners (GPU available, tips) are noise here
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 
-    result = train(cells, output, cfg, device=device, threads=threads)
+    result = train(list(cells), output, cfg, device=device, threads=threads, init=init)
     click.echo(result.summary_line())
