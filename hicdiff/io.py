@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hicdiff import __version__
+from hicdiff.balance import WEIGHT_NOTE, cell_weights, chrom_offsets
 from hicdiff.errors import HicdiffError
 
 log = logging.getLogger(__name__)
@@ -285,6 +286,10 @@ class ScoolWriter:
     imputation can be resumed with ``resume=True``, which reopens the partial file and skips cells already
     in it).
 
+    Every cell's bins get a ``weight`` column, the balancing of that cell's map (:mod:`hicdiff.balance`;
+    NaN at masked bins), described under ``weight`` in the file's and the cell's metadata, so that cooltools
+    reads ``PATH::/cells/NAME`` as is.
+
     Parameters
     ----------
     path : str
@@ -304,7 +309,8 @@ class ScoolWriter:
         self.path = str(path)
         self.temp_path = self.path + ".partial"
         self.bins = bins[["chrom", "start", "end"]].reset_index(drop=True)
-        self.metadata = {"hicdiff_version": __version__, **(metadata or {})}
+        self.chrom_offsets = chrom_offsets(self.bins)
+        self.metadata = {"hicdiff_version": __version__, **(metadata or {}), "weight": WEIGHT_NOTE}
         self.dtypes = {"count": np.float64} if float_counts else {"count": np.int32}
         self.keep_partial = keep_partial
         out = os.path.realpath(self.path)
@@ -337,8 +343,10 @@ class ScoolWriter:
         if cell_metadata:
             meta["cell"] = {k: _jsonable(v) for k, v in cell_metadata.items()}
         px = pixels[["bin1_id", "bin2_id", "count"]]
+        # each cell's bins carry its own balancing weights, so that cooltools reads the cell as is
+        weights, meta["weight"] = cell_weights(px, self.chrom_offsets)
         cooler.create_scool(
-            self.temp_path, self.bins, {name: px}, dtypes=self.dtypes, metadata=meta,
+            self.temp_path, {name: self.bins.assign(weight=weights)}, {name: px}, dtypes=self.dtypes, metadata=meta,
             mode="a", ordered=True, boundscheck=True, dupcheck=False, triucheck=False,
         )
         self.written.append(name)

@@ -1,0 +1,116 @@
+"""Balancing weights of one cell's map, so that cooltools reads hicdiff's output as is.
+
+Every cell hicdiff writes carries a ``weight`` column in its bins: the iterative correction (ICE) of that
+cell's own map, with cooler's algorithm and defaults (``cooler balance``: genome-wide, the first 2 diagonals
+ignored, bins with fewer than 10 nonzero pixels or a marginal more than 5 MADs below the median masked as
+NaN, rows of the balanced map summing to 1). :func:`balance_weights` computes it from the pixels in memory
+at write time instead of calling :func:`cooler.balance_cooler` on the written cell: the same numbers
+(``tests/test_compartments.py`` compares them), but ``balance_cooler`` re-reads the pixels from the file on
+every iteration, several times the cost of writing the cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Parameters of :func:`balance_weights`, the defaults of :func:`cooler.balance_cooler`.
+DEFAULTS = {"ignore_diags": 2, "min_nnz": 10, "mad_max": 5, "tol": 1e-5, "max_iters": 200}
+
+
+def _marginal(i, j, v, n) -> np.ndarray:
+    off = i != j  # a main-diagonal pixel counts once
+    return np.bincount(i[off], weights=v[off], minlength=n) + np.bincount(j, weights=v, minlength=n)
+
+
+def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min_nnz: int = 10,
+                    mad_max: float = 5, tol: float = 1e-5, max_iters: int = 200) -> tuple[np.ndarray, dict]:
+    """ICE weights of one map given as upper-triangle pixels (what ``cooler.balance_cooler`` computes).
+
+    Parameters
+    ----------
+    bin1, bin2 : array of int
+        Genome-wide bin ids of the pixels, ``bin1 <= bin2``.
+    count : array
+        Pixel values (counts or imputed floats).
+    chrom_offsets : array of int
+        First bin of each chromosome, then the number of bins (``len = n_chroms + 1``).
+    ignore_diags, min_nnz, mad_max, tol, max_iters
+        As in :func:`cooler.balance_cooler`.
+
+    Returns
+    -------
+    weights : ndarray, shape (n_bins,)
+        Multiplicative weights (balanced = count x w[bin1] x w[bin2]); NaN at masked bins.
+    stats : dict
+        ``converged``, ``iterations``, ``var`` (of the last marginals), ``scale`` (their mean before the
+        rescaling), ``masked_bins``.
+    """
+    offsets = np.asarray(chrom_offsets, dtype=np.int64)
+    n = int(offsets[-1])
+    i, j = np.asarray(bin1, dtype=np.int64), np.asarray(bin2, dtype=np.int64)
+    v = np.asarray(count, dtype=np.float64)
+    keep = (j - i >= ignore_diags) & (v != 0)
+    i, j, v = i[keep], j[keep], v[keep]
+    bias = np.ones(n)
+    if min_nnz > 0:
+        bias[_marginal(i, j, np.ones(len(v)), n) < min_nnz] = 0
+    if mad_max > 0:
+        marg = _marginal(i, j, v, n)
+        for lo, hi in zip(offsets[:-1], offsets[1:]):
+            chrom = marg[lo:hi]
+            if (chrom > 0).any():
+                marg[lo:hi] = chrom / np.median(chrom[chrom > 0])
+        log_marg = np.log(marg[marg > 0])
+        if len(log_marg):
+            med = np.median(log_marg)
+            bias[marg < np.exp(med - mad_max * np.median(np.abs(log_marg - med)))] = 0
+    off = i != j
+    matrix = sp.csr_matrix((np.concatenate([v, v[off]]), (np.concatenate([i, j[off]]), np.concatenate([j, i[off]]))),
+                           shape=(n, n))
+    var, scale, converged, it = 0.0, np.nan, False, 0
+    for it in range(1, max_iters + 1):
+        marg = bias * (matrix @ bias)
+        nonzero = marg[marg != 0]
+        if not len(nonzero):
+            bias[:], scale, converged = 0, np.nan, True
+            break
+        scale = nonzero.mean()
+        marg = marg / scale
+        marg[marg == 0] = 1
+        bias /= marg
+        var = float(nonzero.var())
+        if var < tol:
+            converged = True
+            break
+    bias[bias == 0] = np.nan
+    if np.isfinite(scale):
+        bias /= np.sqrt(scale)
+    stats = {"converged": bool(converged), "iterations": it, "var": var, "scale": float(scale),
+             "masked_bins": int(np.isnan(bias).sum())}
+    return bias, stats
+
+
+#: What the ``weight`` column is, in the file's and every cell's metadata.
+WEIGHT_NOTE = {
+    "what": "iterative correction (ICE) of this cell's map as written, genome-wide, cooler balance's algorithm "
+            "and defaults; balanced value = count * weight[bin1] * weight[bin2]; rows of the balanced map sum to 1",
+    "masked": f"NaN weight = masked bin: fewer than {DEFAULTS['min_nnz']} nonzero pixels, or a marginal more than "
+              f"{DEFAULTS['mad_max']} MADs (of log marginals) below the median; the first "
+              f"{DEFAULTS['ignore_diags']} diagonals are ignored",
+    **DEFAULTS,
+}
+
+
+def chrom_offsets(bins) -> np.ndarray:
+    """First bin of each chromosome of a bin table, then the number of bins."""
+    chrom = bins["chrom"].to_numpy()
+    return np.r_[np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1]]), len(chrom)]
+
+
+def cell_weights(pixels, offsets) -> tuple[np.ndarray, dict]:
+    """Weights of one cell's pixels (``bin1_id``, ``bin2_id``, ``count``) and the cell's ``weight`` metadata
+    (:data:`WEIGHT_NOTE` plus the balancing's stats)."""
+    weights, stats = balance_weights(pixels["bin1_id"].to_numpy(), pixels["bin2_id"].to_numpy(),
+                                     pixels["count"].to_numpy(), offsets, **DEFAULTS)
+    return weights, {**WEIGHT_NOTE, **stats}
