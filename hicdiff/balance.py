@@ -114,3 +114,10 @@ def cell_weights(pixels, offsets) -> tuple[np.ndarray, dict]:
     weights, stats = balance_weights(pixels["bin1_id"].to_numpy(), pixels["bin2_id"].to_numpy(),
                                      pixels["count"].to_numpy(), offsets, **DEFAULTS)
     return weights, {**WEIGHT_NOTE, **stats}
+
+
+def weight_attrs(meta: dict) -> dict:
+    """The attributes ``cooler balance`` stores on a ``weight`` dataset (cooltools reads ``ignore_diags``
+    from them), from a cell's ``weight`` metadata."""
+    keys = ("ignore_diags", "min_nnz", "mad_max", "tol", "max_iters", "converged", "var", "scale")
+    return {**{k: meta[k] for k in keys}, "cis_only": False, "divisive_weights": False}

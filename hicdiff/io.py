@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hicdiff import __version__
-from hicdiff.balance import WEIGHT_NOTE, cell_weights, chrom_offsets
+from hicdiff.balance import WEIGHT_NOTE, cell_weights, chrom_offsets, weight_attrs
 from hicdiff.errors import HicdiffError
 
 log = logging.getLogger(__name__)
@@ -349,6 +349,8 @@ class ScoolWriter:
             self.temp_path, {name: self.bins.assign(weight=weights)}, {name: px}, dtypes=self.dtypes, metadata=meta,
             mode="a", ordered=True, boundscheck=True, dupcheck=False, triucheck=False,
         )
+        with h5py.File(self.temp_path, "r+") as f:
+            f[f"cells/{name}/bins/weight"].attrs.update(weight_attrs(meta["weight"]))
         self.written.append(name)
 
     def close(self) -> None:

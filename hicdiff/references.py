@@ -77,7 +77,9 @@ class _View:
 # -- references -------------------------------------------------------------------------------------------
 
 
-def _open_cooler(uri: str, cells_resolution: int) -> cooler.Cooler:
+def open_reference_cooler(uri: str, cells_resolution: int) -> cooler.Cooler:
+    """A bulk cooler for cells at ``cells_resolution``: an ``.mcool`` gives its finest resolution that
+    divides the cells'; a ``.scool`` is refused."""
     path, _, group = str(uri).partition("::")
     if not os.path.exists(path):
         raise HicdiffError("no such file (reference)", path)
@@ -107,7 +109,7 @@ class CoolerReference:
 
     def __init__(self, uri, cells: CellSet, balance: bool = False):
         self.uri = str(uri)
-        self.clr = _open_cooler(self.uri, cells.resolution)
+        self.clr = open_reference_cooler(self.uri, cells.resolution)
         if self.clr.binsize is None:
             raise HicdiffError("variable-size bins are not supported", self.uri)
         self.resolution = common_resolution(cells.resolution, self.clr.binsize, self.uri)

@@ -22,6 +22,8 @@ COMMANDS = {
     "baseline": "baseline",
     "evaluate": "evaluate",
     "merge": "merge",
+    "compartments": "compartments",
+    "insulation": "insulation",
 }
 
 
