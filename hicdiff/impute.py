@@ -25,10 +25,12 @@ import torch
 
 from hicdiff._cellmaps import cell_bands
 from hicdiff.band import pixels_from_band, window_starts
-from hicdiff.checkpoint import load_checkpoint
+from hicdiff.checkpoint import load_checkpoint, resolve_model
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
+from hicdiff.safety import disk_full_file
+from hicdiff.split import cell_rng
 from hicdiff.windows import band_depth, band_entries, default_chromosomes, depth_feature, to_tokens, window
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,9 @@ class Imputer:
         self.batch_size = int(batch_size)
         self.cfg = model.cfg
         tr = self.cfg.tile_rows  # window starts stay on tile boundaries, so locus indices are exact
+        if stride is not None and not 0 < int(stride) <= self.cfg.window_rows:
+            raise HicdiffError(f"--stride {stride} must be between 1 and the model's window ({self.cfg.window_rows} "
+                               "rows); a larger stride would leave rows between windows unimputed")
         self.stride = max(tr, int(stride or self.cfg.window_rows) // tr * tr)
         self.path = path
         # what a portable model is asked: 0 = more contacts of the kind the cell shows (a deeper replicate),
@@ -120,7 +125,7 @@ class Imputer:
             torch.set_num_threads(int(threads))
         dev = resolve_device(device)
         model, tok, layout, ckpt = load_checkpoint(path, device=dev)
-        return cls(model, tok, layout, ckpt, dev, batch_size=batch_size, stride=stride, path=str(path),
+        return cls(model, tok, layout, ckpt, dev, batch_size=batch_size, stride=stride, path=resolve_model(path),
                    split_unit=split_unit)
 
     # -- windows -----------------------------------------------------------------------------------------
@@ -191,22 +196,24 @@ class Imputer:
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each).
         """
-        if mode not in ("mean", "sample"):
-            raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
-        if depth_ratio <= 0:
-            raise HicdiffError("depth ratio must be positive")
+        check_options(mode, depth_ratio, samples, steps)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         self._resolution = int(cells.resolution)
         self._entries = band_entries([cells.n_bins(c) for c in chroms], self.cfg.max_diag)
-        generator = torch.Generator(device=self.device).manual_seed(int(seed)) if mode == "sample" else None
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
         windows_per_cell = len(self._jobs(0, shapes, stride))
-        chunk = max(1, self.batch_size // max(1, windows_per_cell))
+        # sample mode draws each cell with its own generator (seed and cell name), so a cell's draws do not
+        # depend on which cells share its batches or where an interrupted run resumed
+        chunk = 1 if mode == "sample" else max(1, self.batch_size // max(1, windows_per_cell))
         names = list(names)
         for lo in range(0, len(names), chunk):
             group = names[lo: lo + chunk]
+            generator = None
+            if mode == "sample":
+                cell_seed = int(cell_rng(seed, group[0]).integers(2**63))
+                generator = torch.Generator(device=self.device).manual_seed(cell_seed)
             bands = [cell_bands(cells, n, self.cfg.max_diag, chroms, dtype=np.float32) for n in group]
             depths = [band_depth(b) for b in bands]
             jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride)]
@@ -247,29 +254,41 @@ class Imputer:
         return next(self.impute_many(cells.subset([name]), [name], chroms=chroms, **kwargs))
 
 
+def check_options(mode, depth_ratio, samples=1, steps=1) -> None:
+    """Refuse imputation options out of range, before any cell is read."""
+    if mode not in ("mean", "sample"):
+        raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
+    if not (np.isfinite(depth_ratio) and depth_ratio > 0):
+        raise HicdiffError(f"--depth-ratio must be a positive finite number, got {depth_ratio}")
+    if mode == "sample" and (int(samples) < 1 or int(steps) < 1):
+        raise HicdiffError(f"--samples and --steps must be at least 1, got {samples} and {steps}")
+
+
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
-                 resume=False, imputer: Imputer | None = None) -> dict:
+                 resume=False, imputer: Imputer | None = None, split_unit: float = 0.0) -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
+    check_options(mode, depth_ratio, samples, steps)
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
-                                             stride=stride)
+                                             stride=stride, split_unit=split_unit)
     cs = open_cells(inputs, cells=cells)
     chroms = imp.chromosomes(cs, chroms)
     imp.check(cs, chroms)
     if uncertainty and mode != "sample":
         raise HicdiffError("--uncertainty needs --mode sample", uncertainty)
     params = {"mode": mode, "depth_ratio": depth_ratio, "chromosomes": chroms,
-              "max_distance_bp": imp.cfg.max_diag * imp.layout.resolution, "stride": imp.stride}
+              "max_distance_bp": imp.cfg.max_diag * int(cs.resolution), "stride": imp.stride,
+              "split_unit": imp.split_unit}
     if mode == "sample":
         params.update(samples=samples, steps=steps, seed=seed)
     meta = {"scale": SCALE, "method": "hicdiff", "model": str(model), "model_step": imp.checkpoint.get("step"),
             "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    ins = [*ins, model]
+    ins = [*ins, imp.path or str(model)]
     writers = [ScoolWriter(output, cs.bins, meta, float_counts=True, inputs=ins, resume=resume,
                            keep_partial=True)]
     if uncertainty:
@@ -298,11 +317,16 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
             if n % 25 == 0 or n == len(todo):
                 el = time.perf_counter() - start
                 log.info("imputed %d/%d cells (%.3f s per cell)", n + len(done), len(cs), el / n)
-    except BaseException:
+    except BaseException as e:
+        kept = n + len(done)
         for w in writers:
+            # a partial without a finished cell, or one a full disk may have damaged, is not worth resuming
+            w.keep_partial = kept > 0 and disk_full_file(e) is None
             w.abort()
-        log.warning("interrupted: %d cells kept in %s; rerun with --resume to continue",
-                    n + len(done), writers[0].temp_path)
+        if writers[0].keep_partial:
+            log.warning("%s: %d cells kept in %s; rerun with --resume to continue",
+                        "interrupted" if isinstance(e, KeyboardInterrupt) else "stopped by an error", kept,
+                        writers[0].temp_path)
         raise
     for w in writers:
         w.close()

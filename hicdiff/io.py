@@ -21,6 +21,7 @@ import pandas as pd
 from hicdiff import __version__
 from hicdiff.balance import WEIGHT_NOTE, cell_weights, chrom_offsets, weight_attrs
 from hicdiff.errors import HicdiffError
+from hicdiff.safety import check_hdf5, check_output, lock_output
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,7 @@ def _check_readable(path: str) -> None:
         raise HicdiffError("no such file", path)
     if os.path.isdir(path):
         raise HicdiffError("is a directory, expected a cooler file", path)
-    if not h5py.is_hdf5(path):
-        raise HicdiffError("not a cooler file (not HDF5)", path)
+    check_hdf5(path)
 
 
 def _resolutions(path: str) -> list[int]:
@@ -313,24 +313,74 @@ class ScoolWriter:
         self.metadata = {"hicdiff_version": __version__, **(metadata or {}), "weight": WEIGHT_NOTE}
         self.dtypes = {"count": np.float64} if float_counts else {"count": np.int32}
         self.keep_partial = keep_partial
-        out = os.path.realpath(self.path)
-        for i in inputs:
-            if os.path.realpath(_split_uri(str(i))[0]) in (out, os.path.realpath(self.temp_path)):
-                raise HicdiffError("output path is also an input; refusing to overwrite it", path)
-        parent = os.path.dirname(out)
-        if not os.path.isdir(parent):
-            raise HicdiffError(f"output folder {parent} does not exist", path)
-        self.written: list[str] = []
-        if resume and os.path.exists(self.temp_path):
-            if not cooler.fileops.is_scool_file(self.temp_path):
-                raise HicdiffError("cannot resume: the partial file is not a .scool; delete it", self.temp_path)
-            self.written = [c.rsplit("/", 1)[-1] for c in cooler.fileops.list_scool_cells(self.temp_path)]
-            log.info("resuming %s: %d cells already written", self.temp_path, len(self.written))
-        elif os.path.exists(self.temp_path):
-            raise HicdiffError(
-                "a partial output from an interrupted run exists; resume it (impute --resume) or delete it",
-                self.temp_path)
+        check_output(self.path, inputs)
+        self._lock = lock_output(self.path)
+        self._lock.__enter__()
         self._closed = False
+        self.written: list[str] = []
+        try:
+            if resume and os.path.exists(self.temp_path):
+                self.written = self._reopen()
+                log.info("resuming %s: %d cells already written", self.temp_path, len(self.written))
+            elif os.path.exists(self.temp_path) and keep_partial:
+                raise HicdiffError(
+                    "a partial output from an interrupted run exists; resume it (impute --resume) or delete it",
+                    self.temp_path)
+            elif os.path.exists(self.temp_path):
+                # this command cannot resume, and the lock says no other run is writing it
+                log.warning("removing %s, left by an interrupted run", self.temp_path)
+                os.remove(self.temp_path)
+        except BaseException:
+            self._release()
+            raise
+
+    def _reopen(self) -> list[str]:
+        """The cells of an interrupted run's partial file, after dropping a cell whose write did not finish.
+
+        Refuses a partial file written with other metadata (another model or other options), which would
+        mix two runs in one output.
+        """
+        try:
+            check_hdf5(self.temp_path, "partial .scool")
+        except HicdiffError as e:
+            raise HicdiffError(f"cannot resume: {e}; delete it and start again") from None
+        with h5py.File(self.temp_path, "r") as f:
+            try:
+                theirs = json.loads(f.attrs.get("metadata", "{}"))
+            except (TypeError, json.JSONDecodeError):
+                theirs = {}
+            cells = f["cells"] if "cells" in f else {}
+            done = [n for n in cells if cells[n].attrs.get(_COMPLETE)]
+            unfinished = [n for n in cells if n not in done]
+        mine = json.loads(json.dumps(self.metadata, default=str))
+        differ = [k for k in sorted((mine.keys() | theirs.keys()) - _PER_CELL) if mine.get(k) != theirs.get(k)]
+        if differ:
+            detail = "; ".join(f"{k}: {_short(theirs.get(k))} in the partial, {_short(mine.get(k))} now"
+                               for k in differ)
+            raise HicdiffError(f"cannot resume: the partial output was written with another {', '.join(differ)} "
+                               f"({detail}); resume with the same model and options, or delete it", self.temp_path)
+        if unfinished:
+            log.warning("dropping %d cell(s) whose write was interrupted: %s", len(unfinished), ", ".join(unfinished))
+            self._rebuild(done)
+        return done
+
+    def _rebuild(self, cells) -> None:
+        """Rewrite the partial file with only ``cells``, leaving out anything an interrupted write left."""
+        tmp = self.temp_path + ".rebuild"
+        with h5py.File(self.temp_path, "r") as src, h5py.File(tmp, "w") as dst:
+            dst.attrs.update(dict(src.attrs))
+            for name in ("chroms", "bins"):
+                src.copy(src[name], dst, name=name)
+            dst.create_group("cells")
+            for c in cells:
+                src.copy(src["cells"][c], dst["cells"], name=c)
+            dst.attrs["ncells"] = len(cells)
+        os.replace(tmp, self.temp_path)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
 
     def __contains__(self, name) -> bool:
         return name in self.written
@@ -343,6 +393,11 @@ class ScoolWriter:
         if cell_metadata:
             meta["cell"] = {k: _jsonable(v) for k, v in cell_metadata.items()}
         px = pixels[["bin1_id", "bin2_id", "count"]]
+        if self.dtypes["count"] is np.int32 and len(px) and px["count"].max() > INT32_MAX:
+            raise HicdiffError(
+                f"cell {name}: a pixel holds {px['count'].max():.0f} contacts, more than the largest integer "
+                f"count a .scool stores (2^31-1 = {INT32_MAX}); nothing was clamped, the output is not written",
+                self.path)
         # each cell's bins carry its own balancing weights, so that cooltools reads the cell as is
         weights, meta["weight"] = cell_weights(px, self.chrom_offsets)
         cooler.create_scool(
@@ -351,6 +406,9 @@ class ScoolWriter:
         )
         with h5py.File(self.temp_path, "r+") as f:
             f[f"cells/{name}/bins/weight"].attrs.update(weight_attrs(meta["weight"]))
+        with h5py.File(self.temp_path, "r+") as f:
+            # the mark that this cell is whole: resume drops a cell an interruption left without it
+            f[f"cells/{name}"].attrs[_COMPLETE] = True
         self.written.append(name)
 
     def close(self) -> None:
@@ -365,12 +423,14 @@ class ScoolWriter:
             f.attrs["ncells"] = len(f["cells"])
         os.replace(self.temp_path, self.path)
         self._closed = True
+        self._release()
         log.info("wrote %d cells to %s", len(self.written), self.path)
 
     def abort(self) -> None:
         self._closed = True
         if not self.keep_partial and os.path.exists(self.temp_path):
             os.remove(self.temp_path)
+        self._release()
 
     def __enter__(self):
         return self
@@ -381,6 +441,18 @@ class ScoolWriter:
         else:
             self.abort()
         return False
+
+
+#: Attribute of a cell group that :meth:`ScoolWriter.add` sets once the cell is completely written.
+_COMPLETE = "hicdiff_complete"
+#: Metadata that differs from cell to cell (not part of what a resumed run must match).
+_PER_CELL = {"hicdiff_version", "cell", "weight"}
+INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def _short(v, n: int = 80) -> str:
+    text = json.dumps(v, default=str)
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _jsonable(v):

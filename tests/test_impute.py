@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hicdiff.cli import cli
 from hicdiff.config import load_config
 from hicdiff.impute import SCALE, Imputer, impute_scool
-from hicdiff.io import ScoolWriter, open_cells
+from hicdiff.io import open_cells
 from hicdiff.metrics import heldout_gain
 from hicdiff.split import split_cells
 from hicdiff._cellmaps import cell_bands
@@ -134,11 +134,18 @@ def test_cli_sample_mode_writes_uncertainty_and_resume(trained, tmp_path):
 
     # an interrupted run: two cells in the partial file; --resume writes only the rest
     out2 = tmp_path / "r.scool"
-    cells = open_cells(trained["input"])
     imp = Imputer.from_checkpoint(trained["model"], device="cpu")
-    w = ScoolWriter(str(out2), cells.bins, {"scale": SCALE}, float_counts=True, keep_partial=True)
-    for res in imp.impute_many(cells, names[:2]):
-        w.add(res.name, res.pixels(cells))
+    many = imp.impute_many
+
+    def two_then_interrupt(*args, **kwargs):
+        for k, res in enumerate(many(*args, **kwargs)):
+            if k == 2:
+                raise KeyboardInterrupt
+            yield res
+
+    imp.impute_many = two_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        impute_scool(trained["input"], trained["model"], str(out2), imputer=imp)
     assert (tmp_path / "r.scool.partial").exists() and not out2.exists()
     r = CliRunner().invoke(cli, ["impute", trained["input"], "--model", trained["model"], "-o", str(out2)])
     assert r.exit_code != 0 and "--resume" in r.output

@@ -4,6 +4,7 @@ Subcommands are imported only when invoked, so ``hicdiff info`` does not pay for
 """
 
 import logging
+import os
 import sys
 from importlib import import_module
 
@@ -11,6 +12,7 @@ import click
 
 from hicdiff import __version__
 from hicdiff.errors import HicdiffError
+from hicdiff.safety import DiskFullError, guard_command
 
 # subcommand name -> module under hicdiff.cli holding a click command called ``command``
 COMMANDS = {
@@ -40,11 +42,21 @@ class LazyGroup(click.Group):
             if e.name == f"hicdiff.cli.{COMMANDS[name]}":
                 return None
             raise
-        return module.command
+        command = module.command
+        if not getattr(command, "_guarded", False):
+            # every command's inputs and outputs are checked (and outputs locked) before it starts
+            command.callback = guard_command(command.callback, getattr(module, "OUTPUTS", None))
+            command._guarded = True
+        return command
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except DiskFullError as e:
+            click.echo(f"hicdiff: error: {e}", err=True)
+            sys.stderr.flush()
+            # HDF5 crashes when it closes files a failed write left open, so leave without cleaning up
+            os._exit(2)
         except HicdiffError as e:
             click.echo(f"hicdiff: error: {e}", err=True)
             sys.exit(2)

@@ -2,6 +2,9 @@
 
 import click
 
+#: -o names a report folder (hicdiff.safety checks it and locks it before the evaluation starts)
+OUTPUTS = {"output": "folder"}
+
 
 @click.command("evaluate")
 @click.argument("imputed", nargs=-1, required=True)
