@@ -15,6 +15,7 @@ validation numbers of two runs on the same cells compare. This module imports to
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,12 +30,22 @@ from hicdiff.io import CellSet
 from hicdiff.tokens import Tokenizer
 from hicdiff.windows import Layout, band_depth, depth_feature, to_tokens
 
+log = logging.getLogger(__name__)
 
-def split_cells(names, fraction: float, min_cells: int, seed: int) -> tuple[list[str], list[str]]:
+
+def split_cells(names, fraction: float, min_cells: int, seed: int,
+                small_ok: bool = False) -> tuple[list[str], list[str]]:
     """``(training cells, validation cells)``: ``max(min_cells, round(fraction * n))`` cells chosen by a seeded
-    permutation are held out; both lists keep the input order."""
+    permutation are held out; both lists keep the input order.
+
+    ``small_ok`` (fine-tuning): a set too small to spare validation cells trains on every cell and validates
+    on them too (with another split of their contacts than training draws), rather than refusing.
+    """
     names = list(names)
     n_val = max(min_cells, round(fraction * len(names)))
+    if len(names) - n_val < 1 and small_ok:
+        log.warning("%d cell(s): too few to hold any out; validating on the training cells", len(names))
+        return names, names
     if len(names) - n_val < 1:
         raise HicdiffError(f"{len(names)} cells are too few: {n_val} are held out for validation and at least "
                            "one more is needed to train")

@@ -153,7 +153,8 @@ class Imputer:
         counts = torch.from_numpy(np.stack(counts)).to(self.device)
         valid = torch.from_numpy(np.stack(valid)).to(self.device)
         observed = to_tokens(counts, valid, self.tokenizer)
-        locus = torch.tensor([self.locus_offset[j.chrom] + j.start // self.cfg.tile_rows for j in jobs],
+        # a model without a per-locus embedding ignores the locus index
+        locus = torch.tensor([self.locus_offset.get(j.chrom, 0) + j.start // self.cfg.tile_rows for j in jobs],
                              device=self.device)
         depth = depth_feature([depths[j.cell] for j in jobs], self._entries, self.cfg.portable).to(self.device)
         ratio = torch.full((len(jobs),), float(depth_ratio), device=self.device)

@@ -151,6 +151,7 @@ class CellsDataModule(L.LightningDataModule):
         self.scools = [str(s) for s in ([scools] if isinstance(scools, (str, os.PathLike)) else scools)]
         self.cfg = cfg
         self.tokenizer = tokenizer
+        self.fine_tuning = tokenizer is not None   # a pretrained model's class values are kept
         self.stores = None
 
     @property
@@ -173,7 +174,8 @@ class CellsDataModule(L.LightningDataModule):
             if missing or not chroms:
                 raise HicdiffError(f"chromosome(s) {', '.join(missing) or '(none left)'} not in the cells' bin "
                                    "table", scool)
-            train_names, val_names = split_cells(cs.names, cfg.val_fraction, cfg.val_min_cells, cfg.val_seed)
+            train_names, val_names = split_cells(cs.names, cfg.val_fraction, cfg.val_min_cells, cfg.val_seed,
+                                                 small_ok=self.fine_tuning)
             store = BandStore.load(cs, chroms, cfg.max_diag, cfg.padded_diags, cfg.tile_rows)
             index = {n: k for k, n in enumerate(store.names)}
             self.stores.append(store)

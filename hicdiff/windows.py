@@ -113,17 +113,23 @@ def depth_feature(contacts, entries, portable: bool) -> torch.Tensor:
     return torch.log10(c / torch.as_tensor(entries, dtype=torch.float32).clamp(min=1.0))
 
 
-# chr1 length -> assembly, for the checkpoint's record of what a model was trained on
-_CHR1 = {249250621: "hg19", 248956422: "hg38", 197195432: "mm9", 195471971: "mm10"}
+# (chromosome, length) -> assembly, for the checkpoint's record of what a model was trained on
+_KNOWN = {("1", 249250621): "hg19", ("19", 59128983): "hg19", ("22", 51304566): "hg19",
+          ("X", 155270560): "hg19", ("1", 248956422): "hg38", ("19", 58617616): "hg38",
+          ("22", 50818468): "hg38", ("X", 156040895): "hg38", ("1", 197195432): "mm9",
+          ("19", 61342430): "mm9", ("X", 166650296): "mm9", ("1", 195471971): "mm10",
+          ("19", 61431566): "mm10", ("X", 171031299): "mm10"}
 
 
 def assembly_of(cs: CellSet) -> str:
-    """The assembly of the cells' bin table, told by chromosome 1's length (``unknown`` otherwise)."""
-    for c in cs.chromnames:
-        if c.lower().removeprefix("chr").split("_")[-1] in ("1", "chr1"):
-            bins = cs.bins
-            length = int(bins.loc[bins["chrom"] == c, "end"].max())
-            return _CHR1.get(length, "unknown")
+    """The assembly of the cells' bin table, told by the lengths of chromosomes 1, 19, 22 or X
+    (``unknown`` otherwise)."""
+    ends = cs.bins.groupby("chrom", sort=False)["end"].max()
+    for chrom, length in ends.items():
+        bare = str(chrom).split("_")[-1]
+        bare = bare[3:] if bare.lower().startswith("chr") else bare
+        if (bare, int(length)) in _KNOWN:
+            return _KNOWN[bare, int(length)]
     return "unknown"
 
 

@@ -9,11 +9,13 @@ from hicdiff.cli import _options
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="CELLS.scool|CELL.cool...|FILE.mcool::resolutions/N")
-@click.option("--model", "model", required=True, type=click.Path(), help="Model checkpoint from hicdiff train.")
+@click.option("--model", "model", required=True, type=click.Path(),
+              help="Model checkpoint from hicdiff train, or `general` for the model shipped with hicdiff "
+                   "(any assembly and resolution; docs/models.md).")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Imputed cells (.scool of float counts).")
 @click.option("--mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
               help="mean: expected counts in one pass; sample: reverse diffusion, mean of --samples draws.")
-@click.option("--depth-ratio", type=float, default=1.0, show_default=True,
+@click.option("--depth-ratio", type=_options.FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
               help="r: impute what r times the cell's sequencing would show (1 = the cell's own depth).")
 @click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True, help="Draws per cell (sample).")
 @click.option("--steps", type=click.IntRange(min=1), default=8, show_default=True,
@@ -31,8 +33,11 @@ from hicdiff.cli import _options
               help="Rows between windows in mean mode; overlaps are averaged (default: the window size).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sample mode.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its .partial output.")
+@click.option("--predict", type=click.Choice(["contacts", "pixels"]), default="contacts", show_default=True,
+              help="contacts: what deeper sequencing of the cell would add; pixels: the contacts of pixels held "
+                   "out whole (what a fine-scale split, hicdiff split --heldout-unit, scores).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
-            threads, batch_size, stride, seed, resume):
+            threads, batch_size, stride, seed, resume, predict):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -45,5 +50,5 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         list(inputs) if len(inputs) > 1 else inputs[0], model, output, mode=mode, depth_ratio=depth_ratio,
         samples=samples, steps=steps, uncertainty=uncertainty, cells=read_cell_names(cells),
         chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
-        stride=stride, seed=seed, resume=resume)
+        stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0)
     click.echo(json.dumps(summary))
