@@ -20,6 +20,7 @@ import pandas as pd
 
 from hicdiff import metrics
 from hicdiff._cellmaps import blas_threads_for, cis_pixel_arrays, max_diagonal
+from hicdiff.compartments import band_e1
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, file_metadata, open_cells
 # common_resolution and read_reference_map are re-exported: they lived here before hicdiff.references
@@ -84,6 +85,8 @@ class Evaluation:
     embeddings: pd.DataFrame  # method, cell, label, pc1, pc2
     example: dict = field(default_factory=dict)  # name -> square map of the example region
     info: dict = field(default_factory=dict)
+    # method ("reference" too), kind (cell: the example cell; pooled: the first group), chrom, start, E1
+    compartments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def method_names(paths) -> list[str]:
@@ -137,7 +140,7 @@ class _Plan:
             f["bad"][c] = bad
             f["band"][c] = band
             f["smooth"][c] = metrics.smooth_band(band, self.params.scc_h, self.dmax)
-            f["eig"][c] = metrics.compartment_eigenvector(*eig_bands[c])
+            f["eig"][c] = band_e1(*eig_bands[c])
             if self.window:
                 ins = metrics.insulation(band[:, :self.dmax], self.window)
                 f["ins"][c], f["bounds"][c] = ins, metrics.boundaries(ins, self.params.boundary_prominence)
@@ -150,7 +153,7 @@ class _Plan:
         for c in self.chroms:
             band, bad = scc_bands[c], ref["bad"][c]
             strata.append(metrics.stratum_values(metrics.smooth_band(band, p.scc_h, self.dmax), ref["smooth"][c], bad))
-            e = metrics.compartment_eigenvector(eig_bands[c], None)
+            e = band_e1(eig_bands[c])
             r = metrics.aligned_correlation(e, ref["eig"][c])
             if np.isfinite(r):
                 eig_r.append(r)
@@ -234,7 +237,8 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
     for g, members, _ in groups:
         for n in members:
             group_of.setdefault(n, []).append(g)
-    cell_rows, rho_rows, features, example = [], [], {m: [] for m in imputed}, {}
+    cell_rows, rho_rows, features, example, e1_rows = [], [], {m: [] for m in imputed}, {}, []
+    e1_chrom = _e1_chromosome(plan.chroms, example_region, heldout)
     ps = {m: [] for m in [*imputed, "heldout"]}
     pools = {m: {} for m in imputed}
 
@@ -259,6 +263,9 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
                 eig_b = tables_to_bands(tables, plan.eig.resolution // res, ref_sizes[plan.eig.key], None, plan.chroms)
                 cmp, rho = plan.compare(scc_b, eig_b, ref)
                 row.update(cmp)
+                if name == example_cell:
+                    e1_rows.append(_e1_track(m, "cell", e1_chrom, band_e1(eig_b[e1_chrom]), ref["eig"][e1_chrom],
+                                             plan.eig.resolution))
                 distance = np.arange(1, len(rho) + 1) * plan.res
                 rho_rows.append(pd.DataFrame({"method": m, "cell": name, "distance": distance, "pearson": rho}))
                 for g in group_of.get(name, []):
@@ -276,15 +283,23 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
             example["held-out"] = held
             if ref is not None:
                 example["reference"] = ref["band"]
+                e1_rows.append(_e1_track("reference", "cell", e1_chrom, ref["eig"][e1_chrom], None,
+                                         plan.eig.resolution))
 
     cells_df = pd.DataFrame(cell_rows)
     pooled_rows = []
-    for g, members, bands_of in groups:
+    for k, (g, members, bands_of) in enumerate(groups):
         gref = plan.features(bands_of)
         for m in imputed:
             if g in pools[m]:
                 cmp, _ = plan.compare(*pools[m][g], gref)
                 pooled_rows.append({"method": m, "group": g, "cells": len(members), **cmp})
+                if k == 0:
+                    e1_rows.append(_e1_track(m, "pooled", e1_chrom, band_e1(pools[m][g][1][e1_chrom]),
+                                             gref["eig"][e1_chrom], plan.eig.resolution))
+        if k == 0:
+            e1_rows.append(_e1_track("reference", "pooled", e1_chrom, gref["eig"][e1_chrom], None,
+                                     plan.eig.resolution))
     pooled_df = pd.DataFrame(pooled_rows)
 
     dist = np.arange(1, dmax + 1) * res
@@ -321,6 +336,7 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
         "max_diagonal": int(dmax), "reference": reference.describe() if reference is not None else None,
         "reference_resolution": int(plan.res) if plan.chroms else None,
         "compartment_resolution": int(plan.eig.resolution) if plan.chroms else None,
+        "compartment_chromosome": e1_chrom, "compartment_pooled_group": groups[0][0] if groups else None,
         "insulation_window_bins": int(plan.window), "example_cell": example_cell,
         "example_region": [region[0], int(region[1]), int(region[2])] if region else None,
         "chromosomes": chroms, "reference_chromosomes": plan.chroms,
@@ -328,7 +344,27 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
         "inputs": {m: cs.source for m, cs in imputed.items()}, "heldout": heldout.source,
     }
     maps = _example_maps(example, region, res, plan.res) if region else {}
-    return Evaluation(summary, cells_df, pooled_df, ps_df, corr_df, emb_df, maps, info)
+    e1_df = pd.concat(e1_rows, ignore_index=True) if e1_rows else pd.DataFrame()
+    return Evaluation(summary, cells_df, pooled_df, ps_df, corr_df, emb_df, maps, info, compartments=e1_df)
+
+
+def _e1_chromosome(chroms, region, cells):
+    """Chromosome of the E1 figure: the example region's, else the longest compared one."""
+    if not chroms:
+        return None
+    if region is not None and region[0] in chroms:
+        return region[0]
+    return max(chroms, key=cells.n_bins)
+
+
+def _e1_track(method, kind, chrom, e1, ref_e1, resolution) -> pd.DataFrame:
+    """One chromosome's E1 for the figure, its sign turned to agree with the reference's."""
+    if ref_e1 is not None:
+        ok = np.isfinite(e1) & np.isfinite(ref_e1)
+        if ok.sum() > 2 and np.corrcoef(e1[ok], ref_e1[ok])[0, 1] < 0:
+            e1 = -e1
+    return pd.DataFrame({"method": method, "kind": kind, "chrom": chrom,
+                         "start": np.arange(len(e1)) * int(resolution), "E1": e1})
 
 
 #: Columns of the summary table, in order (those that apply).

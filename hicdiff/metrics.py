@@ -8,9 +8,6 @@ diagonal never enters a metric. ``docs/evaluation.md`` states every definition a
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
-import scipy.sparse.linalg
 from scipy.signal import find_peaks
 from scipy.stats import rankdata
 
@@ -160,50 +157,6 @@ def coverage_bad_bins(band: np.ndarray) -> np.ndarray:
     i, k = np.nonzero(valid_mask(n, dmax) & (band != 0))
     np.add.at(cov, i + k + 1, band[i, k])
     return cov <= 0
-
-
-def observed_over_expected(band: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Band over the mean of its diagonal (pixels avoiding bad bins), and where that is defined.
-
-    Returns ``(oe, defined)``: ``defined`` is False beyond the chromosome, at pixels touching bad bins and
-    on diagonals without any contact (a map written only up to some distance has no information there).
-    """
-    n, dmax = band.shape
-    i = np.arange(n)[:, None]
-    j = np.minimum(i + np.arange(1, dmax + 1)[None, :], n - 1)
-    good = valid_mask(n, dmax) & ~bad[i] & ~bad[j]
-    m = np.where(good, band, 0.0)
-    expected = m.sum(axis=0) / np.maximum(good.sum(axis=0), 1)
-    defined = good & (expected > 0)
-    return np.divide(m, expected, out=np.zeros_like(m), where=defined), defined
-
-
-def compartment_eigenvector(band: np.ndarray, bad: np.ndarray | None = None) -> np.ndarray:
-    """Leading eigenvector of the ``O/E - 1`` matrix of one chromosome (cooltools-style cis eigenvector).
-
-    ``band`` should hold the whole chromosome (``D = N - 1``): compartments live at long range. ``O/E``
-    divides each pixel by its diagonal's mean; ``O/E - 1`` is symmetrised, 0 where undefined (see
-    :func:`observed_over_expected`; bins without contacts are bad); the eigenvector of the largest
-    eigenvalue is returned with NaN at bad bins. Its sign is arbitrary (see :func:`aligned_correlation`).
-    """
-    n, dmax = band.shape
-    bad = coverage_bad_bins(band) if bad is None else bad | coverage_bad_bins(band)
-    out = np.full(n, np.nan)
-    good = np.flatnonzero(~bad)
-    if len(good) < 3:
-        return out
-    oe, defined = observed_over_expected(band, bad)
-    i, k = np.nonzero(defined)
-    j = i + k + 1
-    v = oe[i, k] - 1.0
-    a = sp.coo_matrix((np.concatenate([v, v]), (np.concatenate([i, j]), np.concatenate([j, i]))),
-                      shape=(n, n)).tocsr()[good][:, good]
-    if len(good) <= 2000:
-        _, vec = scipy.linalg.eigh(a.toarray(), subset_by_index=[len(good) - 1, len(good) - 1])
-    else:
-        _, vec = scipy.sparse.linalg.eigsh(a, k=1, which="LA")
-    out[good] = vec[:, 0]
-    return out
 
 
 def aligned_correlation(x: np.ndarray, y: np.ndarray) -> float:

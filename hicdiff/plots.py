@@ -18,6 +18,7 @@ BAR_METRICS = {
     "scc": "SCC with reference\n(per cell)",
     "scc_pooled": "SCC with reference\n(pooled cells)",
     "compartment_corr": "compartment E1 |r|\n(per cell)",
+    "compartment_corr_pooled": "compartment E1 |r|\n(pooled cells)",
     "insulation_corr": "insulation r\n(per cell)",
     "boundary_f1": "boundary F1\n(per cell)",
     "ari": "ARI of k-means",
@@ -46,6 +47,28 @@ def maps(example: dict, region, path, cell: str = "") -> str:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{cell}  {chrom}:{start / 1e6:g}-{end / 1e6:g} Mb (band only, log scale)", fontsize=9)
+    return _save(fig, path)
+
+
+def compartment_tracks(e1: pd.DataFrame, path) -> str:
+    """E1 along one chromosome, one panel per method and the reference: pooled cells filled (A red, B blue),
+    the example cell as a black line; signs turned to agree with the reference."""
+    methods = [m for m in dict.fromkeys(e1["method"]) if m != "reference"] + ["reference"]
+    fig, axes = plt.subplots(len(methods), 1, figsize=(8, 1.1 * len(methods) + 0.4), sharex=True, squeeze=False)
+    for ax, m in zip(axes[:, 0], methods):
+        for kind, g in e1[e1["method"] == m].groupby("kind", sort=False):
+            x, y = g["start"].to_numpy() / 1e6, g["E1"].to_numpy()
+            y = y / np.nanmax(np.abs(y)) if np.isfinite(y).any() and np.nanmax(np.abs(y)) > 0 else y
+            if kind == "pooled":
+                ax.fill_between(x, 0, y, where=y > 0, color="tab:red", step="post", lw=0)
+                ax.fill_between(x, 0, y, where=y < 0, color="tab:blue", step="post", lw=0)
+            else:
+                ax.plot(x, y, color="k", lw=0.7, drawstyle="steps-post")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylabel(m, fontsize=8, rotation=0, ha="right", va="center")
+        ax.set_yticks([])
+    axes[-1, 0].set_xlabel(f"{e1['chrom'].iloc[0]} (Mb)")
+    fig.suptitle("E1 (scaled to its largest value): pooled cells filled, example cell as a line", fontsize=9)
     return _save(fig, path)
 
 

@@ -2,7 +2,8 @@
 
 Files: ``metrics.tsv`` and ``metrics.json`` (one row per method, plus the run information in the JSON),
 ``cells.tsv`` (per method and cell), ``pooled.tsv`` (pooled cells per reference group),
-``contact_probability.tsv``, ``correlation_by_distance.tsv``, ``embeddings.tsv``, ``figures/*.png`` and
+``contact_probability.tsv``, ``correlation_by_distance.tsv``, ``embeddings.tsv``, ``compartments.tsv`` (E1
+of one chromosome per method and the reference), ``figures/*.png`` and
 ``report.md`` which puts them together.
 """
 
@@ -78,7 +79,8 @@ def write_report(ev, folder) -> dict[str, str]:
     out = {}
     tables = {"metrics": ev.summary, "cells": ev.cells, "pooled": ev.pooled,
               "contact_probability": ev.contact_probability,
-              "correlation_by_distance": ev.correlation_by_distance, "embeddings": ev.embeddings}
+              "correlation_by_distance": ev.correlation_by_distance, "embeddings": ev.embeddings,
+              "compartments": ev.compartments}
     for name, df in tables.items():
         if len(df):
             out[name] = str(folder / f"{name}.tsv")
@@ -96,6 +98,8 @@ def write_report(ev, folder) -> dict[str, str]:
                                                         figs / "correlation_by_distance.png")
     if len(ev.embeddings):
         out["fig_embedding"] = plots.embeddings(ev.embeddings, figs / "embedding.png")
+    if len(ev.compartments):
+        out["fig_compartments"] = plots.compartment_tracks(ev.compartments, figs / "compartments.png")
     out["fig_bars"] = plots.headline_bars(ev.summary, figs / "headline.png")
     out["report"] = str(folder / "report.md")
     with open(out["report"], "w") as fh:
@@ -139,6 +143,12 @@ def _markdown(ev, rel) -> str:
                   f"![correlation by distance]({rel['fig_corr']})", ""]
     if len(ev.pooled):
         lines += ["## Pooled cells per reference group", "", _markdown_table(ev.pooled), ""]
+    if "fig_compartments" in rel:
+        lines += ["## Compartments", "", f"E1 of {info['compartment_chromosome']} at "
+                  f"{info['compartment_resolution']:,} bp from the whole chromosome as written (cooltools' "
+                  f"eigenvector after balancing): pooled cells of group `{info['compartment_pooled_group']}` "
+                  f"and cell `{info['example_cell']}` for each method, and their references.", "",
+                  f"![compartments]({rel['fig_compartments']})", ""]
     if "fig_embedding" in rel:
         lines += ["## Cell-type separation", "", "First two principal components of each method's band features, "
                   "coloured by label.", "", f"![embedding]({rel['fig_embedding']})", ""]
