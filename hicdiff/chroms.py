@@ -60,7 +60,7 @@ def read_chromsizes(path, chromosomes=None) -> pd.Series:
     if os.path.isdir(path):
         raise HicdiffError("is a directory, expected a chromosome sizes file", path)
     sizes = {}
-    with open(path) as fh:
+    with open(path, errors="replace") as fh:  # a binary or non-UTF-8 file fails on its first line below
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith("#"):
                 continue

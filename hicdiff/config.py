@@ -70,6 +70,25 @@ class TrainConfig(ModelConfig):
     def check(self) -> None:
         """Refuse settings that cannot train, with a message naming the field."""
         problems = []
+        for name in ("n_classes", "tile_rows", "tile_diags", "max_diag", "window_rows", "width", "depth", "heads",
+                     "mlp_ratio", "batch_size", "val_batch_size", "val_min_cells", "log_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                problems.append(f"{name} must be a whole number of at least 1, got {getattr(self, name)!r}")
+        for name in ("warmup_steps", "val_every", "checkpoint_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                problems.append(f"{name} must be a whole number of at least 0, got {getattr(self, name)!r}")
+        for name in ("lr", "grad_clip"):
+            if not (isinstance(getattr(self, name), (int, float)) and 0 < getattr(self, name) < float("inf")):
+                problems.append(f"{name} must be a positive finite number, got {getattr(self, name)!r}")
+        for name in ("dropout", "min_lr_ratio", "weight_decay"):
+            if not (isinstance(getattr(self, name), (int, float)) and 0 <= getattr(self, name) < float("inf")):
+                problems.append(f"{name} must be a finite number of at least 0, got {getattr(self, name)!r}")
+        if not 0 < self.val_fraction < 1:
+            problems.append(f"need 0 < val_fraction < 1, got {self.val_fraction!r}")
+        if self.max_minutes is not None and not 0 < self.max_minutes < float("inf"):
+            problems.append(f"max_minutes must be a positive finite number, got {self.max_minutes!r}")
+        if problems:
+            raise HicdiffError("invalid training configuration: " + "; ".join(problems))
         if self.window_rows % self.tile_rows:
             problems.append(f"window_rows ({self.window_rows}) must be a multiple of tile_rows ({self.tile_rows})")
         if self.width % self.heads:

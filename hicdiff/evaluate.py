@@ -23,6 +23,7 @@ from hicdiff._cellmaps import blas_threads_for, cis_pixel_arrays, max_diagonal
 from hicdiff.compartments import band_e1
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, file_metadata, open_cells
+from hicdiff.safety import atomic_folder
 # common_resolution and read_reference_map are re-exported: they lived here before hicdiff.references
 from hicdiff.references import (CoolerReference, LabelReference, PooledCellsReference, _View,  # noqa: F401
                                 chrom_sizes_at, common_resolution, read_reference_map, tables_to_bands)
@@ -287,6 +288,11 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
                                          plan.eig.resolution))
 
     cells_df = pd.DataFrame(cell_rows)
+    if not cells_df["heldout_contacts"].sum():
+        raise HicdiffError(
+            f"the held-out part has no contacts within {params.max_distance} bp off the diagonal in the "
+            f"{len(common)} evaluated cell(s), so there is nothing to score; split the raw cells with "
+            "hicdiff split (a larger --heldout-fraction) or raise --max-distance", heldout.source)
     pooled_rows = []
     for k, (g, members, bands_of) in enumerate(groups):
         gref = plan.features(bands_of)
@@ -492,5 +498,6 @@ def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=
     with blas_threads_for(held):
         ev = evaluate(dict(zip(method_names(imputed), imputed)), held, ref, cell_label, params, names,
                       example_cell, example_region)
-    write_report(ev, output)
+    with atomic_folder(output) as folder:  # a failed or interrupted write leaves no half report
+        write_report(ev, folder)
     return ev

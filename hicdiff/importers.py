@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,9 @@ def read_contact_table(path, fmt: str) -> _Table:
         df = _read_csv(path, fmt, compression, n_header, columns) if first is not None else None
     except (ValueError, pd.errors.ParserError) as e:
         _raise_first_bad_line(path, fmt, compression, n_header, columns, str(e))
+    except (EOFError, OSError, zlib.error) as e:
+        what = "gzip file" if compression == "gzip" else "file"
+        raise HicdiffError(f"cannot be read to the end: a truncated or damaged {what} ({e})", path) from None
     if df is None or len(df) == 0:
         empty = pd.Categorical([])
         z = np.zeros(0, dtype=np.int64)

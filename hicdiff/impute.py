@@ -145,6 +145,17 @@ class Imputer:
 
     def check(self, cells: CellSet, chroms) -> None:
         """Refuse cells the model cannot impute (:meth:`hicdiff.windows.Layout.check`)."""
+        missing = [c for c in chroms if c not in cells.chrom_bins]
+        if missing:
+            have = cells.chromnames
+            stripped = {c.removeprefix("chr") for c in have}
+            hint = (" (the names differ by a 'chr' prefix: load the cells against a sizes file that names "
+                    "chromosomes like the model, or map them with hicdiff load --chrom-map)"
+                    if any(c.removeprefix("chr") in stripped for c in missing) else "")
+            raise HicdiffError(
+                f"chromosome(s) {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} to impute are not in "
+                f"the cells, whose chromosomes are {', '.join(have[:4])}{' ...' if len(have) > 4 else ''}{hint}",
+                cells.source)
         self.layout.check(cells, chroms, per_locus=self.cfg.n_loci > 0 or not self.cfg.portable)
 
     def _inputs(self, jobs, bands, depths, depth_ratio):

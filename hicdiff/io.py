@@ -246,9 +246,17 @@ def read_cell_metadata(path) -> pd.DataFrame:
     if not os.path.exists(path):
         raise HicdiffError("no such file", path)
     try:
-        df = pd.read_csv(path, sep="\t", dtype=str)
+        with open(path, errors="replace") as fh:
+            first = fh.readline()
+        # a comma-separated table read as tab-separated would be one column: every cell unlabelled
+        sep = "," if "," in first and "\t" not in first else "\t"
+        df = pd.read_csv(path, sep=sep, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise HicdiffError("the labels table is empty (expected a header line and one row per cell)", path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise HicdiffError(f"not a tab-separated table ({e})", path) from None
+    if sep == ",":
+        log.info("%s: read as comma-separated (its first line has commas and no tabs)", path)
     key = next((c for c in ("cell", "name", "Name", "cell_id") if c in df.columns), df.columns[0])
     df[key] = df[key].map(cell_name_from_path)
     if df[key].duplicated().any():
@@ -474,7 +482,7 @@ def write_scool(path, bins, cells, metadata=None, float_counts=False, inputs=())
 
 def file_metadata(path) -> dict:
     """The root ``metadata`` of a cooler file written by hicdiff (empty for other files)."""
-    with h5py.File(_split_uri(str(path))[0], "r") as f:
+    with h5py.File(check_hdf5(_split_uri(str(path))[0]), "r") as f:
         raw = f.attrs.get("metadata")
     if raw is None:
         return {}

@@ -235,6 +235,20 @@ def disk_full_file(exc) -> str | None:
     return None
 
 
+def _no_room(path) -> bool:
+    """Whether writing more to ``path`` fails for want of space: the file reached the size limit
+    (``ulimit -f``) or its disk has under 1 MiB free."""
+    import resource
+
+    if not os.path.isfile(path):
+        return False
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and os.path.getsize(path) + 65536 >= limit:
+        return True
+    st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return st.f_bavail * st.f_frsize < 2**20
+
+
 def unreadable_file(exc) -> str | None:
     """The file named by an HDF5 read error (a file damaged or cut short after it was opened), else None."""
     if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, HicdiffError):
@@ -306,10 +320,12 @@ def guard_command(callback, outputs: dict | None = None):
                 raise
             except Exception as e:
                 full = disk_full_file(e)
+                if full is None:  # some writers (torch.save) lose the errno: look at the partial file
+                    full = next((p for p, _ in outs if any(_no_room(q) for q in partial_paths(p))), None)
                 if full is not None:
                     remove_partials([p for p, _ in outs])
-                    name = full or (outs[0][0] if outs else "an output")
-                    raise DiskFullError(f"no space left writing {name}") from e
+                    name = next((p for p, _ in outs if full and same_file(full, p + ".partial")), None)
+                    raise DiskFullError(f"no space left writing {name or full or outs[0][0]}") from e
                 bad = unreadable_file(e)
                 if bad is not None:
                     raise HicdiffError(f"cannot be read: truncated or damaged HDF5 file ({_first_line(e)})",

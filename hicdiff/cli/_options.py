@@ -18,3 +18,15 @@ device = click.option(
 threads = click.option(
     "--threads", type=click.IntRange(min=1), default=None,
     help="CPU threads for torch (default: torch's choice); match the cores you were given.")
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses nan and inf (click's FloatRange lets nan through every bound)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        rv = click.FLOAT.convert(value, param, ctx)
+        if rv != rv or rv in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(rv, param, ctx)

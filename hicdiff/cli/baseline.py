@@ -2,6 +2,8 @@
 
 import click
 
+from hicdiff.cli._options import FiniteFloat
+
 
 @click.command("baseline")
 @click.argument("cells")
@@ -10,16 +12,18 @@ import click
                    "walk with restart; pool: all cells pooled; pool-by-label: the cells of the same label pooled.")
 @click.option("-o", "--output", required=True, help="Output .scool of float counts (expected contacts at each "
                                                     "cell's own depth).")
-@click.option("--max-distance", type=int, default=10_000_000, show_default=True,
+@click.option("--max-distance", type=click.IntRange(min=1), default=10_000_000, show_default=True,
               help="Write every pixel up to this distance in bp (the main diagonal is copied from the input).")
 @click.option("--labels", "labels_path", type=click.Path(), default=None,
               help="pool-by-label: TSV of cell labels (default: the labels stored in CELLS).")
 @click.option("--label-column", default="cell_type", show_default=True, help="pool-by-label: the label column.")
-@click.option("--rwr-sigma", type=float, default=1.0, show_default=True, help="rwr: Gaussian filter sigma in bins.")
-@click.option("--rwr-restart", type=float, default=0.5, show_default=True, help="rwr: restart probability.")
-@click.option("--rwr-tol", type=float, default=0.01, show_default=True,
+@click.option("--rwr-sigma", type=FiniteFloat(min=0), default=1.0, show_default=True,
+              help="rwr: Gaussian filter sigma in bins.")
+@click.option("--rwr-restart", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="rwr: restart probability.")
+@click.option("--rwr-tol", type=FiniteFloat(min=0, min_open=True), default=0.01, show_default=True,
               help="rwr: stop when the walk matrix changes by less than this (Frobenius norm).")
-@click.option("--rwr-walk-distance", type=int, default=None,
+@click.option("--rwr-walk-distance", type=click.IntRange(min=1), default=None,
               help="rwr: let the walk move only between bins at most this many bp apart (default: the whole "
                    "chromosome; long chromosomes at fine resolution use 3 x --max-distance).")
 @click.option("--cells", "cell_names", default=None,

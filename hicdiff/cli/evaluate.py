@@ -21,12 +21,13 @@ OUTPUTS = {"output": "folder"}
 @click.option("--labels", "labels_path", type=click.Path(), default=None,
               help="TSV of cell labels (default: the labels stored with the held-out cells).")
 @click.option("--label-column", default="cell_type", show_default=True, help="Label column.")
-@click.option("--max-distance", type=int, default=10_000_000, show_default=True,
+@click.option("--max-distance", type=click.IntRange(min=1), default=10_000_000, show_default=True,
               help="Band of the metrics: pixels up to this distance in bp.")
-@click.option("--scc-h", type=int, default=1, show_default=True, help="SCC smoothing half-width in bins.")
-@click.option("--compartment-resolution", type=int, default=1_000_000, show_default=True,
+@click.option("--scc-h", type=click.IntRange(min=0), default=1, show_default=True,
+              help="SCC smoothing half-width in bins.")
+@click.option("--compartment-resolution", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Resolution (bp) of the compartment eigenvectors (whole-chromosome maps).")
-@click.option("--insulation-window", type=int, default=1_000_000, show_default=True,
+@click.option("--insulation-window", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Insulation diamond size in bp (used at 200 kb resolution or finer).")
 @click.option("--cells", "cell_names", default=None,
               help="Only these cells: comma-separated names or a file with one name per line.")

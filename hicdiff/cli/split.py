@@ -2,10 +2,13 @@
 
 import click
 
+from hicdiff.cli._options import FiniteFloat
+
 
 @click.command("split")
 @click.argument("cells")
-@click.option("--heldout-fraction", type=float, default=0.2, show_default=True,
+@click.option("--heldout-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True,
               help="Probability that each off-diagonal contact goes to the held-out part.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed; with the cell name it fixes each cell's split.")
