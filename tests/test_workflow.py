@@ -58,12 +58,17 @@ def test_dry_run_of_the_default_config_plans_every_step(tmp_path, data_dir):
     assert job_counts(out) == {
         "load": 1, "split": 1, "train": 1, "shard_cells": 2, "impute_shard": 2 * shards, "merge_imputed": 1,
         "merge_imputed_eval": 1, "baseline": len(config["baselines"]), "evaluate": 1, "all": 1,
+        "finetune": 1, "impute_pretrained": 2,
     }
+    # the general model zero-shot and fine-tuned, beside the one trained from scratch
+    assert re.search(r"hicdiff train \S+ -o \S+model-finetuned.ckpt --init general --max-time 2", out)
+    assert re.search(r"hicdiff impute \S+ --model general -o \S+hicdiff-general.scool", out)
     # torch gets the threads snakemake gives the job
     assert re.search(r"hicdiff train .* --threads 2\b", out)
     assert f"results/{config['run']}/report/report.md" in out
     loaded = re.search(r"hicdiff load (.*?) --format", out).group(1).split()
-    assert len(loaded) == config["dataset"]["max_cells"]
+    only = [n for n in (REPO / config["dataset"]["only"]).read_text().splitlines() if n and n[0] != "#"]
+    assert len(loaded) == len(only) == 60
 
 
 def test_no_configfile_means_the_default_config(tmp_path, data_dir):

@@ -18,6 +18,13 @@ BENCH = f"{OUT}/benchmarks"
 SHARDS = [f"{i:03d}" for i in range(config["impute"]["shards"])]
 # the cells each imputation works on: the input parts for the evaluation, all contacts for the product
 IMPUTE_FROM = {"input": f"{OUT}/eval/input.scool", "cells": f"{OUT}/cells.scool"}
+# the cells the split reads: the loaded cells, or the same inputs loaded at the held-out unit (fine-scale split)
+SPLIT_FROM = (f"{OUT}/cells-{config['split']['heldout_unit']}bp.scool" if config["split"]["heldout_unit"]
+              else f"{OUT}/cells.scool")
+# a pretrained model imputed zero-shot and fine-tuned beside the model trained from scratch
+PRETRAINED = config["pretrained"]["model"]
+PRETRAINED_METHODS = (["hicdiff-general"] + (["hicdiff-finetuned"] if config["pretrained"]["finetune_minutes"] else [])
+                      if PRETRAINED else [])
 
 
 wildcard_constraints:
@@ -40,6 +47,12 @@ def dataset_inputs():
         if not hits:
             raise WorkflowError(f"dataset input {pattern!r} matches nothing under {DATA} (see data/README.md)")
         found.extend(h for h in hits if h not in found)
+    if ds["only"]:
+        with open(REPO / ds["only"]) as fh:
+            keep = {line.strip() for line in fh if line.strip() and not line.startswith("#")}
+        found = [h for h in found if os.path.basename(h) in keep]
+        if not found:
+            raise WorkflowError(f"none of the dataset's inputs is named in {ds['only']}")
     n = ds["max_cells"]
     if n and n < len(found):
         found = [found[int(k)] for k in np.linspace(0, len(found), n, endpoint=False)]

@@ -2,7 +2,7 @@ rule evaluate:
     """hicdiff and the baselines scored on the held-out contacts (and against references): the report."""
     input:
         imputed=f"{OUT}/eval/hicdiff.scool",
-        baselines=expand(f"{OUT}/eval/{{method}}.scool", method=config["baselines"]),
+        baselines=expand(f"{OUT}/eval/{{method}}.scool", method=PRETRAINED_METHODS + config["baselines"]),
         heldout=f"{OUT}/eval/heldout.scool",
         raw=[f"{OUT}/cells.scool"] if config["evaluate"]["reference_cells"] else [],
         reference=[data_path(config["evaluate"]["reference"])] if config["evaluate"]["reference"] else [],

@@ -23,3 +23,19 @@ rule load:
         "hicdiff load {input.contacts:q} --format {params.format} --resolution {params.resolution} "
         "--chromsizes {input.chromsizes:q} {params.chromosomes} {params.labels} {params.chrom_map} "
         "{params.trans} -o {output:q} > {log:q} 2>&1"
+
+
+use rule load as load_fine with:
+    output:
+        f"{OUT}/cells-{config['split']['heldout_unit']}bp.scool",
+    log:
+        f"{LOGS}/load_fine.log",
+    benchmark:
+        f"{BENCH}/load_fine.tsv"
+    params:
+        format=config["dataset"]["format"],
+        resolution=config["split"]["heldout_unit"] or config["dataset"]["resolution"],
+        chromosomes=optional("--chromosomes", ",".join(config["dataset"]["chromosomes"]) or None),
+        labels=lambda w, input: optional("--labels", input.labels[0] if input.labels else None),
+        chrom_map=lambda w, input: optional("--chrom-map", input.chrom_map[0] if input.chrom_map else None),
+        trans="--trans" if config["dataset"]["trans"] else "",
