@@ -1,9 +1,10 @@
 """Balancing weights in every written cell, cooltools on hicdiff's output, and ``hicdiff compartments``."""
 
+import json
+
 import cooler
 import cooltools
 import h5py
-import json
 import numpy as np
 import pandas as pd
 import pytest
