@@ -60,17 +60,21 @@ def read_chromsizes(path, chromosomes=None) -> pd.Series:
     if os.path.isdir(path):
         raise HicdiffError("is a directory, expected a chromosome sizes file", path)
     sizes = {}
-    with open(path, errors="replace") as fh:  # a binary or non-UTF-8 file fails on its first line below
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.split()
-            if len(fields) < 2 or not fields[1].isdigit():
-                raise HicdiffError(
-                    f"line {lineno}: expected 'name<TAB>length in bp', found {line.strip()[:60]!r}", path)
-            if fields[0] in sizes:
-                raise HicdiffError(f"line {lineno}: chromosome {fields[0]} is listed twice", path)
-            sizes[fields[0]] = int(fields[1])
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode()
+    except UnicodeDecodeError as e:
+        raise HicdiffError(f"not a text file of chromosome sizes (byte {e.start} is not UTF-8)", path) from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) < 2 or not fields[1].isdigit():
+            raise HicdiffError(
+                f"line {lineno}: expected 'name<TAB>length in bp', found {line.strip()[:60]!r}", path)
+        if fields[0] in sizes:
+            raise HicdiffError(f"line {lineno}: chromosome {fields[0]} is listed twice", path)
+        sizes[fields[0]] = int(fields[1])
     if not sizes:
         raise HicdiffError("no chromosomes in the sizes file", path)
     series = pd.Series(sizes, dtype="int64").rename_axis("name").rename("length")
