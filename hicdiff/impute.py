@@ -145,6 +145,9 @@ class Imputer:
 
     def check(self, cells: CellSet, chroms) -> None:
         """Refuse cells the model cannot impute (:meth:`hicdiff.windows.Layout.check`)."""
+        per_locus = self.cfg.n_loci > 0 or not self.cfg.portable
+        if per_locus and int(cells.resolution) != self.layout.resolution:
+            self.layout.check(cells, chroms)    # another resolution is the first thing to say
         missing = [c for c in chroms if c not in cells.chrom_bins]
         if missing:
             have = cells.chromnames
@@ -156,7 +159,13 @@ class Imputer:
                 f"chromosome(s) {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} to impute are not in "
                 f"the cells, whose chromosomes are {', '.join(have[:4])}{' ...' if len(have) > 4 else ''}{hint}",
                 cells.source)
-        self.layout.check(cells, chroms, per_locus=self.cfg.n_loci > 0 or not self.cfg.portable)
+        self.layout.check(cells, chroms, per_locus=per_locus)
+        trained = self.checkpoint.get("data", {}).get("resolutions") or [self.layout.resolution]
+        res = int(cells.resolution)
+        if res < min(trained) / 2 or res > 2 * max(trained):
+            log.warning("%s: resolution %d bp is outside the %s bp this model was trained on; expect a poorer "
+                        "imputation, or fine-tune it first (hicdiff train --init)", cells.source, res,
+                        "-".join(str(r) for r in sorted({min(trained), max(trained)})))
 
     def _inputs(self, jobs, bands, depths, depth_ratio):
         dp = self.cfg.padded_diags
