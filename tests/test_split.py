@@ -67,7 +67,7 @@ def test_cli_keeps_labels(lee_scool, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--heldout-fraction", "1.5"], "between 0 and 1"),
+    (["--heldout-fraction", "1.5"], "1.5 is not in the range 0<x<1"),
     (["--heldout-fraction", "0.2", "--cells", "nope"], "not found"),
 ])
 def test_cli_errors(nagano, tmp_path, args, message):
