@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 import torch
 
 from hicdiff._cellmaps import cell_bands
-from hicdiff.band import pixels_from_band, window_starts
+from hicdiff.band import valid_mask, window_starts
 from hicdiff.checkpoint import load_checkpoint, resolve_model
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
@@ -36,6 +37,25 @@ from hicdiff.windows import band_depth, band_entries, default_chromosomes, depth
 log = logging.getLogger(__name__)
 
 SCALE = "expected contacts at the cell's own sequencing depth (depth ratio r times the observed depth)"
+#: How imputed counts are stored (file metadata ``precision``).
+PRECISION = ("float32: 24-bit significand, relative rounding error below 6e-8, far below the model's own error; "
+             "the model computes in float32")
+
+_MODEL_THREAD: ThreadPoolExecutor | None = None
+
+
+def _on_model_thread(fn, *args):
+    """``fn(*args)`` run on the one thread that runs every forward pass, waited for.
+
+    The model's activations, megabytes each, then come from that thread's own malloc arena. On the thread
+    that also reads and writes cells, glibc put them on the heap between the writer's small, long-lived
+    allocations (HDF5, pandas), and every batch left the heap larger: peak memory grew with the number of
+    cells (issue 13: 424 MB for 25 cells, 787 MB for 100).
+    """
+    global _MODEL_THREAD
+    if _MODEL_THREAD is None:
+        _MODEL_THREAD = ThreadPoolExecutor(1, thread_name_prefix="hicdiff-model")
+    return _MODEL_THREAD.submit(fn, *args).result()
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -56,16 +76,54 @@ class CellImputation:
     diag0: dict = field(default_factory=dict)
     std: dict = field(default_factory=dict)
 
-    def pixels(self, cells: CellSet, which: str = "mean") -> pd.DataFrame:
-        """Pixels with genome-wide bin ids: every band entry plus the observed main diagonal."""
+    def pixels(self, cells: CellSet, which: str = "mean", layout: "BandPixels | None" = None) -> pd.DataFrame:
+        """Pixels with genome-wide bin ids: every band entry plus the observed main diagonal (``mean``), or
+        the standard deviation with a zero main diagonal (``std``); float32 counts. ``layout``: the
+        :class:`BandPixels` of these chromosomes, built once for many cells."""
         src = self.bands if which == "mean" else self.std
-        parts = []
-        for chrom, band in src.items():
-            lo = cells.chrom_bins[chrom][0]
-            diag = self.diag0[chrom] if which == "mean" else np.zeros(band.shape[0])
-            b1, b2, v = pixels_from_band(band.astype(np.float64), diag, offset=lo, keep_zeros=True)
-            parts.append(pd.DataFrame({"bin1_id": b1, "bin2_id": b2, "count": v}))
-        return pd.concat(parts, ignore_index=True)
+        layout = layout or BandPixels(cells, list(src), next(iter(src.values())).shape[1])
+        return layout.table(src, self.diag0 if which == "mean" else None)
+
+
+class BandPixels:
+    """The pixels every imputed cell has: each band entry and main-diagonal bin of the imputed chromosomes,
+    with genome-wide bin ids, sorted by (``bin1_id``, ``bin2_id``) as a ``.scool`` stores them.
+
+    They are the same for every cell, so they are built once per run and writing a cell only gathers its
+    values (float32) through a fixed index into a row buffer per chromosome that is reused from cell to cell.
+    """
+
+    def __init__(self, cells: CellSet, chroms, max_diag: int):
+        self.chroms = sorted(chroms, key=lambda c: cells.chrom_bins[c][0])   # genome order keeps bin1 sorted
+        self.max_diag = int(max_diag)
+        self._take, self._rows, bin1, bin2 = {}, {}, [], []
+        for c in self.chroms:
+            n, lo = cells.n_bins(c), cells.chrom_bins[c][0]
+            # column 0 is the main diagonal, column d the pixel (i, i + d); row-major order is sorted order
+            inside = np.concatenate([np.ones((n, 1), bool), valid_mask(n, self.max_diag)], axis=1)
+            i, d = np.nonzero(inside)
+            self._take[c] = i * (self.max_diag + 1) + d
+            self._rows[c] = np.zeros((n, self.max_diag + 1), np.float32)
+            bin1.append(i + lo)
+            bin2.append(i + d + lo)
+        self.bin1 = np.concatenate(bin1)
+        self.bin2 = np.concatenate(bin2)
+
+    def __len__(self) -> int:
+        return len(self.bin1)
+
+    def table(self, bands: dict, diag0: dict | None = None) -> pd.DataFrame:
+        """``bin1_id``, ``bin2_id``, ``count`` of one cell from its ``(N, D)`` bands and main diagonals
+        (``None``: zeros). The bin-id columns are shared by every table; ``count`` is the cell's own."""
+        count = np.empty(len(self.bin1), np.float32)
+        at = 0
+        for c in self.chroms:
+            rows, take = self._rows[c], self._take[c]
+            rows[:, 0] = 0 if diag0 is None else diag0[c]
+            rows[:, 1:] = bands[c]
+            np.take(rows.reshape(-1), take, out=count[at: at + len(take)])
+            at += len(take)
+        return pd.DataFrame({"bin1_id": self.bin1, "bin2_id": self.bin2, "count": count}, copy=False)
 
 
 @dataclass
@@ -212,10 +270,12 @@ class Imputer:
         return (self.values[target]).masked_fill(~valid, 0.0).cpu().numpy()
 
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
-                    steps=8, seed=0):
+                    steps=8, seed=0, transform=None):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
-        Windows of consecutive cells share forward passes (``batch_size`` windows each).
+        Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
+        function ``(name, bands) -> bands``, changes each cell's observed bands first (:mod:`hicdiff.embed`
+        thins cells with it).
         """
         check_options(mode, depth_ratio, samples, steps)
         chroms = self.chromosomes(cells, chroms)
@@ -229,6 +289,15 @@ class Imputer:
         # depend on which cells share its batches or where an interrupted run resumed
         chunk = 1 if mode == "sample" else max(1, self.batch_size // max(1, windows_per_cell))
         names = list(names)
+        reps = samples if mode == "sample" else 1
+        # every window of every cell covers the same rows: draws per row, counted once
+        n_draws = {c: np.zeros((n, 1), np.float64) for c, n in shapes.items()}
+        for j in self._jobs(0, shapes, stride):
+            n_draws[j.chrom][j.start: j.start + j.rows] += reps
+        # sums over windows (and draws) per cell slot, allocated once and cleared for each group of cells
+        total = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()}
+                 for _ in range(min(chunk, len(names)))]
+        sq = [{c: np.zeros_like(a) for c, a in t.items()} for t in total] if mode == "sample" else None
         for lo in range(0, len(names), chunk):
             group = names[lo: lo + chunk]
             generator = None
@@ -236,33 +305,33 @@ class Imputer:
                 cell_seed = int(cell_rng(seed, group[0]).integers(2**63))
                 generator = torch.Generator(device=self.device).manual_seed(cell_seed)
             bands = [cell_bands(cells, n, self.cfg.max_diag, chroms, dtype=np.float32) for n in group]
+            if transform is not None:
+                bands = [transform(n, b) for n, b in zip(group, bands)]
             depths = [band_depth(b) for b in bands]
             jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride)]
-            reps = samples if mode == "sample" else 1
-            total = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()} for _ in group]
-            sq = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()} for _ in group]
-            cover = {c: np.zeros(n, np.float64) for c, n in shapes.items()}
+            for acc in (total[: len(group)] + (sq[: len(group)] if sq else [])):
+                for a in acc.values():
+                    a.fill(0)
             for rep in range(reps):
                 for batch in (jobs[k: k + self.batch_size] for k in range(0, len(jobs), self.batch_size)):
                     if mode == "mean":
-                        out = self._mean_batch(batch, bands, depths, depth_ratio)
+                        out = _on_model_thread(self._mean_batch, batch, bands, depths, depth_ratio)
                     else:
-                        out = self._sample_batch(batch, bands, depths, depth_ratio, steps, generator)
+                        out = _on_model_thread(self._sample_batch, batch, bands, depths, depth_ratio, steps,
+                                               generator)
                     for j, o in zip(batch, out):
                         stop = min(j.start + j.rows, shapes[j.chrom])
                         val = o[: stop - j.start, : self.cfg.max_diag]
                         total[j.cell][j.chrom][j.start:stop] += val
-                        sq[j.cell][j.chrom][j.start:stop] += val * val
-                        if j.cell == 0 and rep == 0:
-                            cover[j.chrom][j.start:stop] += 1
-            n_draws = {c: cover[c][:, None] * reps for c in shapes}
+                        if sq:
+                            sq[j.cell][j.chrom][j.start:stop] += val * val
             for k, name in enumerate(group):
                 res = CellImputation(name)
                 for c in chroms:
-                    mean = total[k][c] / n_draws[c]
-                    res.bands[c] = mean.astype(np.float32)
+                    res.bands[c] = np.divide(total[k][c], n_draws[c], dtype=np.float32)
                     res.diag0[c] = bands[k][c][1]
                     if mode == "sample":
+                        mean = total[k][c] / n_draws[c]
                         var = np.maximum(sq[k][c] / n_draws[c] - mean * mean, 0.0)
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
@@ -306,15 +375,15 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
               "split_unit": imp.split_unit}
     if mode == "sample":
         params.update(samples=samples, steps=steps, seed=seed)
-    meta = {"scale": SCALE, "method": "hicdiff", "model": str(model), "model_step": imp.checkpoint.get("step"),
-            "parameters": params}
+    meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
+            "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     ins = [*ins, imp.path or str(model)]
-    writers = [ScoolWriter(output, cs.bins, meta, float_counts=True, inputs=ins, resume=resume,
+    writers = [ScoolWriter(output, cs.bins, meta, float_counts=np.float32, inputs=ins, resume=resume,
                            keep_partial=True)]
     if uncertainty:
         std_meta = {**meta, "scale": "standard deviation over samples of " + SCALE}
-        writers.append(ScoolWriter(uncertainty, cs.bins, std_meta, float_counts=True,
+        writers.append(ScoolWriter(uncertainty, cs.bins, std_meta, float_counts=np.float32,
                                    inputs=[*ins, output], resume=resume, keep_partial=True))
     done = set(writers[0].written).intersection(*(w.written for w in writers))
     todo = [n for n in cs.names if n not in done]
@@ -325,15 +394,16 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
                                "other output's; delete both partial files", w.temp_path)
     if done:
         log.info("resuming: %d of %d cells already imputed", len(done), len(cs))
+    layout = BandPixels(cs, chroms, imp.cfg.max_diag)
     start = time.perf_counter()
     n = 0
     try:
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
                                    samples=samples, steps=steps, seed=seed):
             meta_cell = cs.cell_metadata(res.name)
-            writers[0].add(res.name, res.pixels(cs), meta_cell)
+            writers[0].add(res.name, res.pixels(cs, layout=layout), meta_cell)
             if uncertainty:
-                writers[1].add(res.name, res.pixels(cs, "std"), meta_cell)
+                writers[1].add(res.name, res.pixels(cs, "std", layout), meta_cell)
             n += 1
             if n % 25 == 0 or n == len(todo):
                 el = time.perf_counter() - start
