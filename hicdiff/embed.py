@@ -242,8 +242,6 @@ def write_clusters(adata, path, key: str = "hicdiff_cluster") -> str:
 
 def run_embed(inputs, model, output, clusters_tsv=None, **kwargs):
     """The ``hicdiff embed`` command: :func:`embed_cells`, then the ``.h5ad`` (and the clusters' TSV)."""
-    if str(output) in {str(i) for i in (inputs if isinstance(inputs, (list, tuple)) else [inputs])}:
-        raise HicdiffError("output path is also an input; refusing to overwrite it", output)
     adata = embed_cells(inputs, model, **kwargs)
     write_h5ad(adata, output)
     if clusters_tsv:

@@ -23,6 +23,7 @@ from hicdiff._cellmaps import blas_threads_for, cis_pixel_arrays, max_diagonal
 from hicdiff.compartments import band_e1
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, file_metadata, open_cells
+from hicdiff.progress import track
 from hicdiff.safety import atomic_folder
 # common_resolution and read_reference_map are re-exported: they lived here before hicdiff.references
 from hicdiff.references import (CoolerReference, LabelReference, PooledCellsReference, _View,  # noqa: F401
@@ -243,7 +244,7 @@ def evaluate(imputed, heldout, reference=None, labels=None, params: EvalParams =
     ps = {m: [] for m in [*imputed, "heldout"]}
     pools = {m: {} for m in imputed}
 
-    for name in common:
+    for name in track(common, "evaluated", unit="cells", logger=log):
         held = tables_to_bands(cis_pixel_arrays(heldout, name), 1, sizes, dmax, chroms)
         ps["heldout"].append(metrics.contact_probability(sum(metrics.contact_sums(b)[0] for b in held.values()), npix))
         ref = plan.features(lambda v: reference.for_cell(name, v)) if plan.chroms else None

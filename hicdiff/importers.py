@@ -45,6 +45,7 @@ from hicdiff.errors import HicdiffError
 from hicdiff.io import (
     ScoolWriter, cell_name_from_path, make_bins, normalize_pixels, open_cells, read_cell_metadata,
 )
+from hicdiff.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -458,7 +459,7 @@ class ImportSummary:
 
 
 def import_cells(inputs, output, resolution, chromsizes, fmt="auto", labels=None, chrom_map=None,
-                 trans=False, strict=False, chromosomes=None, progress_every: float = 10.0) -> ImportSummary:
+                 trans=False, strict=False, chromosomes=None) -> ImportSummary:
     """Import contact files into one ``.scool`` of raw cells at one resolution.
 
     Parameters
@@ -485,8 +486,6 @@ def import_cells(inputs, output, resolution, chromsizes, fmt="auto", labels=None
     chromosomes : list of str, optional
         Restrict the bin table to these chromosomes (names as in the sizes file); contacts elsewhere are
         dropped without a warning.
-    progress_every : float
-        Seconds between progress messages.
     """
     t0 = time.perf_counter()
     if fmt != "auto" and fmt not in FORMATS:
@@ -517,9 +516,9 @@ def import_cells(inputs, output, resolution, chromsizes, fmt="auto", labels=None
     unmatched, excluded = Counter(), Counter()
     trans_dropped = contacts = 0.0
     n_cells = 0
-    last_report = time.perf_counter()
-    with ScoolWriter(output, genome.bins, metadata, inputs=[p for p, _ in files] + side_inputs) as writer:
-        for k, (path, cell_name) in enumerate(files):
+    with ScoolWriter(output, genome.bins, metadata, inputs=[p for p, _ in files] + side_inputs) as writer, \
+            Progress(len(files), "read", unit="files", logger=log) as bar:
+        for path, cell_name in files:
             file_fmt = detect_format(path) if fmt == "auto" else fmt
             table = read_contact_table(path, file_fmt)
             cells, stats = bin_table(table, genome, trans=trans)
@@ -556,10 +555,7 @@ def import_cells(inputs, output, resolution, chromsizes, fmt="auto", labels=None
                 writer.add(name, pixels, cell_meta)
                 contacts += float(pixels["count"].sum())
                 n_cells += 1
-            now = time.perf_counter()
-            if now - last_report >= progress_every:
-                log.info("read %d/%d files, %d cells (%.0f s)", k + 1, len(files), n_cells, now - t0)
-                last_report = now
+            bar.update()
         if n_cells == 0:
             raise HicdiffError(
                 f"no cell has contacts on the chosen chromosomes ({len(empty)} empty); nothing written", output)

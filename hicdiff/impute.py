@@ -30,6 +30,7 @@ from hicdiff.checkpoint import load_checkpoint, resolve_model
 from hicdiff.diffusion import unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
+from hicdiff.progress import Progress
 from hicdiff.safety import disk_full_file
 from hicdiff.split import cell_rng
 from hicdiff.windows import band_depth, band_entries, default_chromosomes, depth_feature, to_tokens, window
@@ -397,6 +398,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     layout = BandPixels(cs, chroms, imp.cfg.max_diag)
     start = time.perf_counter()
     n = 0
+    bar = Progress(len(todo), "imputed", unit="cells", logger=log)
     try:
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
                                    samples=samples, steps=steps, seed=seed):
@@ -405,10 +407,9 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
             if uncertainty:
                 writers[1].add(res.name, res.pixels(cs, "std", layout), meta_cell)
             n += 1
-            if n % 25 == 0 or n == len(todo):
-                el = time.perf_counter() - start
-                log.info("imputed %d/%d cells (%.3f s per cell)", n + len(done), len(cs), el / n)
+            bar.update()
     except BaseException as e:
+        bar.close()
         kept = n + len(done)
         for w in writers:
             # a partial without a finished cell, or one a full disk may have damaged, is not worth resuming
@@ -419,6 +420,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
                         "interrupted" if isinstance(e, KeyboardInterrupt) else "stopped by an error", kept,
                         writers[0].temp_path)
         raise
+    bar.close()
     for w in writers:
         w.close()
     seconds = time.perf_counter() - start

@@ -161,3 +161,11 @@ class Progress:
         else:
             self.close()
         return False
+
+
+def track(items, desc: str = "done", unit: str = "items", logger=None):
+    """Iterate over ``items`` (a sized collection) showing :class:`Progress`: ``for name in track(names, ...)``."""
+    with Progress(len(items), desc, unit=unit, logger=logger) as bar:
+        for item in items:
+            yield item
+            bar.update()

@@ -26,6 +26,8 @@ COMMANDS = {
     "merge": "merge",
     "compartments": "compartments",
     "insulation": "insulation",
+    "embed": "embed",
+    "pool": "pool",
 }
 
 
@@ -65,10 +67,14 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hicdiff")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def cli(verbose):
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or progress lines; warnings and errors only.")
+def cli(verbose, quiet):
     """Impute single-cell Hi-C contact maps with a masked discrete diffusion transformer."""
+    from hicdiff.progress import set_quiet
+
+    set_quiet(quiet)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
