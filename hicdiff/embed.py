@@ -202,6 +202,7 @@ def embed_cells(inputs, model, n_components: int = 10, pca_components: int = 20,
     obs = _obs(cells, depths)
     params = {"n_components": int(x_hicdiff.shape[1]), "pca_components": int(x_pca.shape[1]),
               "depth": target, "chromosomes": chroms, "seed": int(seed),
+              "max_distance_bp": int(imp.cfg.max_diag * cells.resolution),
               "states": "final LayerNorm (model.norm), per locus tile and diagonal tile, centred per cell"}
     if clusters:
         from sklearn.cluster import KMeans
@@ -249,3 +250,38 @@ def run_embed(inputs, model, output, clusters_tsv=None, **kwargs):
     log.info("wrote %d cells (X_hicdiff: %d dims, X_pca: %d dims) to %s", adata.n_obs,
              adata.obsm["X_hicdiff"].shape[1], adata.obsm["X_pca"].shape[1], output)
     return adata
+
+
+def embedding_summary(adata, labels: pd.Series | None = None, label_column: str = "cell_type"):
+    """What ``hicdiff evaluate --embedding`` reports of an embedding: ``(table, scatter)``.
+
+    ``table``: per representation (``X_hicdiff``, ``X_pca``) the ARI of k-means (k = number of labels) with
+    the labels and the leave-one-out 5-NN accuracy, plus the ARI of ``obs["hicdiff_cluster"]`` when present.
+    ``scatter``: the first two principal components of each representation per cell, with its label (columns
+    of :func:`hicdiff.plots.embeddings`). Labels: ``labels`` when given, else ``obs[label_column]``.
+    """
+    import anndata
+    from sklearn.metrics import adjusted_rand_score
+
+    if not isinstance(adata, anndata.AnnData):
+        adata = anndata.read_h5ad(adata)
+    if labels is not None:
+        lab = pd.Series(labels).reindex(adata.obs_names)
+    elif label_column in adata.obs:
+        lab = adata.obs[label_column].astype(str)
+    else:
+        lab = pd.Series("all", index=adata.obs_names)
+    keep = lab.notna().to_numpy()
+    lab = lab[keep].astype(str).to_numpy()
+    rows, points = [], []
+    for key in ("X_hicdiff", "X_pca"):
+        x = np.asarray(adata.obsm[key], np.float64)[keep]
+        out = metrics.separation(x, lab, x.shape[1], 5, 0)
+        row = {"representation": key, "dims": x.shape[1], "ari": out["ari"], "knn_accuracy": out["knn_accuracy"]}
+        if key == "X_hicdiff" and "hicdiff_cluster" in adata.obs:
+            row["cluster_ari"] = adjusted_rand_score(lab, adata.obs["hicdiff_cluster"].astype(str).to_numpy()[keep])
+        rows.append(row)
+        e = out["embedding"]
+        points.append(pd.DataFrame({"method": key, "cell": adata.obs_names[keep], "label": lab,
+                                    "pc1": e[:, 0], "pc2": e[:, 1] if e.shape[1] > 1 else 0.0}))
+    return pd.DataFrame(rows), pd.concat(points, ignore_index=True)

@@ -450,8 +450,10 @@ def parse_region(text: str):
 
 def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=None, reference_cells=None,
                    labels=None, label_column: str = "cell_type", params: EvalParams = EvalParams(),
-                   names=None, example_cell=None, example_region=None) -> Evaluation:
+                   names=None, example_cell=None, example_region=None, embedding=None) -> Evaluation:
     """Evaluate imputed ``.scool`` files and write the report folder (the ``hicdiff evaluate`` command).
+
+    ``embedding``: a ``.h5ad`` from ``hicdiff embed``, whose separation and clusters the report adds.
 
     Parameters
     ----------
@@ -499,6 +501,11 @@ def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=
     with blas_threads_for(held):
         ev = evaluate(dict(zip(method_names(imputed), imputed)), held, ref, cell_label, params, names,
                       example_cell, example_region)
+    emb = None
+    if embedding is not None:
+        from hicdiff.embed import embedding_summary
+
+        emb = embedding_summary(embedding, cell_label, label_column)
     with atomic_folder(output) as folder:  # a failed or interrupted write leaves no half report
-        write_report(ev, folder)
+        write_report(ev, folder, emb)
     return ev

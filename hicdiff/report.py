@@ -65,8 +65,10 @@ def _markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def write_report(ev, folder) -> dict[str, str]:
+def write_report(ev, folder, embedding=None) -> dict[str, str]:
     """Write tables, figures and ``report.md`` of an evaluation into ``folder`` (created if needed).
+
+    ``embedding``: ``(table, scatter)`` of a ``hicdiff embed`` file (:func:`hicdiff.embed.embedding_summary`).
 
     Returns
     -------
@@ -101,13 +103,18 @@ def write_report(ev, folder) -> dict[str, str]:
     if len(ev.compartments):
         out["fig_compartments"] = plots.compartment_tracks(ev.compartments, figs / "compartments.png")
     out["fig_bars"] = plots.headline_bars(ev.summary, figs / "headline.png")
+    if embedding is not None:
+        out["embedding_scores"] = str(folder / "embedding_scores.tsv")
+        embedding[0].to_csv(out["embedding_scores"], sep="\t", index=False, float_format="%.6g")
+        out["fig_cell_embedding"] = plots.embeddings(embedding[1], figs / "cell_embedding.png")
     out["report"] = str(folder / "report.md")
     with open(out["report"], "w") as fh:
-        fh.write(_markdown(ev, {k: os.path.relpath(v, folder) for k, v in out.items()}))
+        fh.write(_markdown(ev, {k: os.path.relpath(v, folder) for k, v in out.items()},
+                           None if embedding is None else embedding[0]))
     return out
 
 
-def _markdown(ev, rel) -> str:
+def _markdown(ev, rel, embedding_table=None) -> str:
     info = ev.info
     lines = ["# hicdiff evaluation", ""]
     lines += [f"- cells: {info['cells']} at {info['resolution']:,} bp; band 1 <= d <= {info['max_diagonal']} "
@@ -152,5 +159,12 @@ def _markdown(ev, rel) -> str:
     if "fig_embedding" in rel:
         lines += ["## Cell-type separation", "", "First two principal components of each method's band features, "
                   "coloured by label.", "", f"![embedding]({rel['fig_embedding']})", ""]
+    if embedding_table is not None:
+        lines += ["## Cell embedding (hicdiff embed)", "",
+                  "`X_hicdiff`: the model's embedding of the cells; `X_pca`: PCA of their imputed maps. ARI of "
+                  "k-means (k = number of labels) and leave-one-out 5-NN accuracy with the labels; "
+                  "`cluster_ari`: the clusters the workflow pools (obs `hicdiff_cluster`) against the labels. "
+                  "First two principal components, coloured by label. docs/embedding.md.", "",
+                  _markdown_table(embedding_table), "", f"![cell embedding]({rel['fig_cell_embedding']})", ""]
     lines += ["## Files", ""] + [f"- `{v}`" for k, v in rel.items() if not k.startswith("fig_")] + [""]
     return "\n".join(lines)

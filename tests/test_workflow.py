@@ -58,7 +58,7 @@ def test_dry_run_of_the_default_config_plans_every_step(tmp_path, data_dir):
     assert job_counts(out) == {
         "load": 1, "split": 1, "train": 1, "shard_cells": 2, "impute_shard": 2 * shards, "merge_imputed": 1,
         "merge_imputed_eval": 1, "baseline": len(config["baselines"]), "evaluate": 1, "all": 1,
-        "finetune": 1, "impute_pretrained": 2,
+        "finetune": 1, "impute_pretrained": 2, "embed": 1, "pool_clusters": 1,
     }
     # the general model zero-shot and fine-tuned, beside the one trained from scratch
     assert re.search(r"hicdiff train \S+ -o \S+model-finetuned.ckpt --init general --max-time 2", out)
@@ -124,6 +124,12 @@ def test_real_run_writes_the_report_and_the_imputed_cells(finished_run):
     assert hicdiff.open_cells(run / "eval" / "hicdiff.scool").names == cells.names
     for rule in ("load", "split", "train", "evaluate"):
         assert (run / "logs" / f"{rule}.log").exists()
+    # the embedding of every cell, its clusters pooled for HiGlass, both in the report
+    import anndata
+
+    assert list(anndata.read_h5ad(run / "embedding" / "cells.h5ad").obs_names) == cells.names
+    assert list((run / "pooled" / "clusters").glob("*.mcool"))
+    assert "## Cell embedding" in (run / "report" / "report.md").read_text()
 
 
 def test_rerun_after_completion_does_nothing(finished_run):

@@ -33,10 +33,12 @@ OUTPUTS = {"output": "folder"}
               help="Only these cells: comma-separated names or a file with one name per line.")
 @click.option("--example-cell", default=None, help="Cell of the map figure (default: median held-out depth).")
 @click.option("--region", default=None, help="Region of the map figure, chrom:start-end.")
+@click.option("--embedding", type=click.Path(), default=None, metavar="CELLS.h5ad",
+              help="An embedding from hicdiff embed: the report adds its separation, clusters and scatter.")
 @click.option("-o", "--output", required=True, help="Report folder (metrics.tsv, metrics.json, report.md, figures/).")
 def command(imputed, heldout, reference, reference_by_label, reference_cells, balance_reference, labels_path,
             label_column, max_distance, scc_h, compartment_resolution, insulation_window, cell_names, example_cell,
-            region, output):
+            region, embedding, output):
     """Evaluate IMPUTED .scool files (hicdiff impute or hicdiff baseline output) on the same cells.
 
     Writes one row per method (name from the file's metadata, else its file name) to metrics.tsv and
@@ -53,7 +55,7 @@ def command(imputed, heldout, reference, reference_by_label, reference_cells, ba
     ev = run_evaluation(imputed, heldout, output, reference=reference, reference_by_label=reference_by_label,
                         reference_cells=reference_cells, labels=labels_path, label_column=label_column,
                         params=params, names=read_cell_names(cell_names), example_cell=example_cell,
-                        example_region=region)
+                        example_region=region, embedding=embedding)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         click.echo(ev.summary.round(4).to_string(index=False))
     click.echo(f"report: {output}/report.md")

@@ -71,4 +71,6 @@ def final_outputs():
     if config["impute"]["all_contacts"]:
         targets.append(f"{OUT}/imputed.scool")
     targets += expand(f"{OUT}/shards/{{part}}/imputed-{{shard}}.scool", part=parts, shard=SHARDS)
+    if config["embed"]["enabled"]:
+        targets.append(f"{OUT}/pooled/clusters")
     return targets

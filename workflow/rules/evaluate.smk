@@ -10,6 +10,7 @@ rule evaluate:
             [data_path(config["evaluate"]["reference_by_label"])] if config["evaluate"]["reference_by_label"] else []
         ),
         labels=[data_path(config["dataset"]["labels"])] if config["dataset"]["labels"] else [],
+        embedding=[f"{OUT}/embedding/cells.h5ad"] if config["embed"]["enabled"] else [],
     output:
         report=f"{OUT}/report/report.md",
         metrics=f"{OUT}/report/metrics.tsv",
@@ -24,6 +25,7 @@ rule evaluate:
         by_label=lambda w, input: optional("--reference-by-label", input.by_label[0] if input.by_label else None),
         raw=lambda w, input: optional("--reference-cells", input.raw[0] if input.raw else None),
         labels=lambda w, input: optional("--labels", input.labels[0] if input.labels else None),
+        embedding=lambda w, input: optional("--embedding", input.embedding[0] if input.embedding else None),
     shell:
         "hicdiff evaluate {input.imputed:q} {input.baselines:q} --heldout {input.heldout:q} {params.reference} "
-        "{params.raw} {params.by_label} {params.labels} -o {params.folder:q} > {log:q} 2>&1"
+        "{params.raw} {params.by_label} {params.labels} {params.embedding} -o {params.folder:q} > {log:q} 2>&1"
