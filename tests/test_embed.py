@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hicdiff.checkpoint import untrained_checkpoint
 from hicdiff.cli import cli
 from hicdiff.config import load_config
-from hicdiff.embed import StateRecorder, embed_cells, state_map, thinning, write_h5ad
+from hicdiff.embed import StateRecorder, embed_cells, embedding_summary, state_map, thinning, write_h5ad
 from hicdiff.impute import Imputer
 from hicdiff.io import open_cells
 
@@ -36,6 +36,11 @@ def test_h5ad_round_trip(lee_scool, tiny_model, tmp_path):
     assert back.obs["hicdiff_cluster"].nunique() <= 4
     assert (back.obs["contacts"] > back.obs["band_contacts"]).all()
     assert back.uns["hicdiff"]["parameters"]["n_components"] == 5
+    # what hicdiff evaluate --embedding puts in the report
+    table, scatter = embedding_summary(out)
+    assert list(table["representation"]) == ["X_hicdiff", "X_pca"]
+    assert table[["ari", "knn_accuracy"]].notna().all().all() and "cluster_ari" in table
+    assert len(scatter) == 2 * len(cells) and set(scatter["label"]) == set(stored["cell_type"])
 
 
 def test_state_map_and_thinning(lee_scool, tiny_model):
