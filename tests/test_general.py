@@ -101,3 +101,25 @@ def test_fine_tuning_a_single_cell_validates_on_it(portable, data_dir, tmp_path)
                    threads=1, init=portable[0])
     assert result.steps == 2 and np.isfinite(result.val_ce_t1)
 
+
+
+def test_the_general_model_loads_without_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    path = resolve_model("general")
+    imp = Imputer.from_checkpoint("general", device="cpu")
+    assert imp.path == path and imp.cfg.portable and imp.cfg.n_loci == 0
+    data = imp.checkpoint["data"]
+    assert {1_000_000, 500_000, 200_000, 100_000} <= set(data["resolutions"])
+    kept_out = ("dipc_gm12878_cell11", "nagano2017")
+    assert not any(k in i["scool"] for i in data["inputs"] for k in kept_out)
+    from pathlib import Path
+    kept_cells = Path(__file__).resolve().parents[1] / "configs" / "lee2019_kept_out.txt"
+    kept_cells = {n.removesuffix(".txt.gz") for n in kept_cells.read_text().splitlines() if n and n[0] != "#"}
+    trained_on = {n for i in data["inputs"] for n in i["training_cells"] + i["validation_cells"]}
+    assert len(kept_cells) == 60 and not kept_cells & trained_on
+    with torch.no_grad():
+        assert imp.model.n_params() < 20e6 / 4    # float32 weights under the 20 MB the wheel allows
