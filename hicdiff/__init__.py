@@ -25,6 +25,8 @@ _LAZY = {
     "Tokenizer": "hicdiff.tokens",
     "Imputer": "hicdiff.impute",
     "impute_scool": "hicdiff.impute",
+    "embed_cells": "hicdiff.embed",
+    "pool_cells": "hicdiff.pool",
 }
 
 __all__ = ["__version__", *_LAZY]
