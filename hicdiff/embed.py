@@ -32,6 +32,7 @@ import pandas as pd
 from hicdiff import __version__, metrics
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, open_cells
+from hicdiff.merge import _float_counts
 from hicdiff.progress import Progress
 from hicdiff.split import cell_rng
 
@@ -160,6 +161,9 @@ def embed_cells(inputs, model, n_components: int = 10, pca_components: int = 20,
     imp.check(cells, chroms)
     if len(cells) < 2:
         raise HicdiffError("an embedding needs at least 2 cells", cells.source)
+    if _float_counts(cells.uris[cells.names[0]]):
+        raise HicdiffError("holds float (imputed) counts; hicdiff embed reads raw cells, as hicdiff impute does",
+                           cells.source)
     shapes = {c: cells.n_bins(c) for c in chroms}
 
     depths = {}

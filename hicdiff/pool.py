@@ -26,6 +26,7 @@ from hicdiff import __version__
 from hicdiff._cellmaps import cell_labels
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, file_metadata, open_cells, read_cell_metadata
+from hicdiff.merge import _float_counts
 from hicdiff.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,6 @@ def group_file_name(group: str) -> str:
     return f"{name}.mcool"
 
 
-def _is_float(clr: cooler.Cooler) -> bool:
-    return not np.issubdtype(clr.pixels().dtypes["count"], np.integer)
-
-
 def _has_trans(uri: str, chunk: int = 10_000_000) -> bool:
     clr = cooler.Cooler(uri)
     offsets = clr._load_dset("indexes/chrom_offset")
@@ -115,7 +112,7 @@ def pool_group(cells: CellSet, names, output: str, resolutions=None, metadata=No
     resolutions = sorted(resolutions or zoom_resolutions(cells.resolution, genome))
     if resolutions[0] != cells.resolution or any(r % cells.resolution for r in resolutions):
         raise HicdiffError(f"resolutions must start at the cells' {cells.resolution} bp and be multiples of it")
-    dtypes = {"count": np.float64} if _is_float(cooler.Cooler(uris[0])) else None
+    dtypes = {"count": np.float64} if _float_counts(uris[0]) else None
     folder = os.path.dirname(os.path.abspath(output))
     tmpdir = tempfile.mkdtemp(prefix=".pool-", dir=folder)
     try:

@@ -94,3 +94,15 @@ def test_cli_embed_writes_clusters(lee_scool, tiny_model, tmp_path):
     bad = CliRunner().invoke(cli, ["embed", str(lee_scool), "--model", str(tiny_model), "-o",
                                    str(tmp_path / "x.h5ad"), "--clusters-tsv", str(tmp_path / "c.tsv")])
     assert bad.exit_code == 2 and "--clusters" in bad.output
+
+
+def test_imputed_cells_are_refused(lee_scool, tiny_model, tmp_path):
+    from hicdiff.errors import HicdiffError
+    from hicdiff.io import write_scool
+
+    cells = open_cells(lee_scool)
+    imputed = tmp_path / "imputed.scool"
+    write_scool(imputed, cells.bins, [(n, cells.pixels(n).astype({"count": float})) for n in cells.names[:2]],
+                float_counts=True)
+    with pytest.raises(HicdiffError, match="raw cells"):
+        embed_cells(imputed, tiny_model, threads=1)
