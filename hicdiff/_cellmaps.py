@@ -40,22 +40,30 @@ def max_diagonal(max_distance: int, resolution: int) -> int:
 
 
 _FILES: dict = {}
+#: Cells read from one open file before it is closed and opened again: HDF5 keeps about 0.1 MB of state
+#: per cell read until the file is closed, which would grow with the number of cells (issue 13).
+READS_PER_OPEN = 64
 
 
 def _pixel_columns(uri: str):
     """``bin1_id``, ``bin2_id``, ``count`` of one cooler, read with h5py (cooler's selectors cost more
-    than the read itself for a small cell). Files stay open, read-only, for the next cell."""
+    than the read itself for a small cell). Files stay open, read-only, for the next cells."""
     path, _, group = uri.partition("::")
     key = os.path.realpath(path), os.stat(path).st_mtime_ns
-    f = _FILES.get(key)
-    if f is None or not f.id.valid:
+    f, reads = _FILES.get(key, (None, 0))
+    if f is not None and (not f.id.valid or reads >= READS_PER_OPEN):
+        f.close()
+        f = None
+    if f is None:
         if len(_FILES) > 32:
-            for old in _FILES.values():
+            for old, _ in _FILES.values():
                 old.close()
             _FILES.clear()
-        f = _FILES[key] = h5py.File(path, "r")
+        f, reads = h5py.File(path, "r"), 0
+    _FILES[key] = f, reads + 1
     px = f[group or "/"]["pixels"]
-    return px["bin1_id"][:].astype(np.int64), px["bin2_id"][:].astype(np.int64), px["count"][:].astype(np.float64)
+    return (px["bin1_id"][:].astype(np.int64, copy=False), px["bin2_id"][:].astype(np.int64, copy=False),
+            px["count"][:].astype(np.float64, copy=False))
 
 
 def cis_pixel_arrays(cells: CellSet, name: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:

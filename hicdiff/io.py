@@ -306,8 +306,9 @@ class ScoolWriter:
         Shared bin table (``chrom``, ``start``, ``end``).
     metadata : dict
         Recorded in the root's and every cell's ``metadata`` (value scale, tool version, parameters).
-    float_counts : bool
-        Store counts as float64 (imputed values) rather than integers.
+    float_counts : bool or numpy float type
+        Store counts as floats (imputed values) rather than integers: ``True`` float64, or the type given
+        (``np.float32`` halves the count column; the caller states the precision in ``metadata``).
     inputs : list
         Paths this run reads; writing over one of them is refused.
     """
@@ -319,7 +320,8 @@ class ScoolWriter:
         self.bins = bins[["chrom", "start", "end"]].reset_index(drop=True)
         self.chrom_offsets = chrom_offsets(self.bins)
         self.metadata = {"hicdiff_version": __version__, **(metadata or {}), "weight": WEIGHT_NOTE}
-        self.dtypes = {"count": np.float64} if float_counts else {"count": np.int32}
+        count = np.int32 if not float_counts else np.float64 if float_counts is True else np.dtype(float_counts).type
+        self.dtypes = {"count": count}
         self.keep_partial = keep_partial
         check_output(self.path, inputs)
         self._lock = lock_output(self.path)

@@ -49,7 +49,7 @@ def test_output_is_float_band_with_observed_diagonal(trained, imputed):
     meta = c.info["metadata"]
     assert meta["scale"] == SCALE and meta["parameters"]["mode"] == "mean"
     px = c.pixels()[:]
-    assert px["count"].dtype == np.float64
+    assert px["count"].dtype == np.float32 and meta["precision"].startswith("float32")
     assert (np.diff(px["bin1_id"] * 10**9 + px["bin2_id"]) > 0).all()  # sorted, no duplicates
     max_diag = open_cells(imputed).info(name)["metadata"]["parameters"]["max_distance_bp"] // inp.resolution
     for chrom in CHROMS:

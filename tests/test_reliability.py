@@ -261,7 +261,7 @@ def test_full_disk_is_one_message_and_leaves_nothing(work, tmp_path, data_dir, c
     cell_file = sorted((lee / "cells").iterdir())[0]
     out = tmp_path / ("report" if case == "evaluate" else "out.ckpt" if case == "train" else "out.scool")
     args, kb = {
-        "impute": (["impute", work["input"], "--model", work["model"], "--threads", 1, "-o", out], 40),
+        "impute": (["impute", work["input"], "--model", work["model"], "--threads", 1, "-o", out], 30),
         "split": (["split", work["input"], "-o", out, tmp_path / "b.scool"], 30),
         "load": (["load", cell_file, "-r", 100_000, "-c", lee / "hg19.chrom.sizes", "-o", out], 100),
         "evaluate": (["evaluate", work["input"], "--heldout", work["heldout"], "-o", out], 4),
