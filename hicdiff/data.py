@@ -5,9 +5,10 @@ Training may draw from several inputs at once (other datasets, assemblies, resol
 of its training cells, so that a large set does not drown a small one.
 
 All cells' band grids (diagonals ``1..D`` of the modelled chromosomes, from
-:func:`hicdiff._cellmaps.cell_bands`) are loaded once into one tensor, chromosomes one after another along the
-rows. A training window is a slice of ``window_rows`` rows starting at a multiple of ``tile_rows`` (so the
-model's genomic-tile index of its first row is exact); rows past the chromosome's end are invalid (PAD).
+:func:`hicdiff._cellmaps.cell_bands`) are loaded once, chromosomes one after another along the rows, as their
+nonzero entries only: memory follows the cells' contacts, not cells x rows x diagonals. A training window is a
+slice of ``window_rows`` rows starting at a multiple of ``tile_rows`` (so the model's genomic-tile index of its
+first row is exact); rows past the chromosome's end are invalid (PAD).
 
 The validation windows, their binomial split and their masks are drawn once from a fixed seed, so that the
 validation numbers of two runs on the same cells compare. This module imports torch but not Lightning.
@@ -24,13 +25,16 @@ import torch
 
 from hicdiff._cellmaps import cell_bands
 from hicdiff.band import valid_mask, window_starts
-from hicdiff.diffusion import binomial_split, mask_tokens
+from hicdiff.diffusion import mask_tokens
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet
 from hicdiff.tokens import Tokenizer
 from hicdiff.windows import Layout, band_depth, depth_feature, to_tokens
 
 log = logging.getLogger(__name__)
+
+#: Validation cells whose windows are built at once (float windows of all of them would not fit).
+VALIDATION_CELLS_PER_PART = 4
 
 
 def split_cells(names, fraction: float, min_cells: int, seed: int,
@@ -55,16 +59,23 @@ def split_cells(names, fraction: float, min_cells: int, seed: int,
 
 @dataclass
 class BandStore:
-    """Band grids of many cells, chromosomes stacked along the rows.
+    """Band grids of many cells, chromosomes stacked along the rows, kept as their nonzero entries.
+
+    A cell's band is mostly zeros (a 100 kb cell with a 10 Mb band: a few tens of thousands of nonzero
+    entries among millions), so only the nonzero entries are held, sorted by ``key``: memory grows with the
+    cells' contacts, not with cells x rows x diagonals. :meth:`gather` turns windows back into dense grids.
 
     Attributes
     ----------
     names : list of str
-        Cells, in the order of ``grid``'s first axis.
+        Cells, in the order of their index (``key // (rows * padded_diags)``).
     layout : Layout
         Resolution, chromosomes, their lengths in bins and genomic-tile offsets.
-    grid : float32 tensor ``(cells, rows, padded_diags)``
-        Raw counts; chromosome ``k`` occupies rows ``row0[k]:row0[k + 1]``; diagonals past ``max_diag`` are 0.
+    key : int64 tensor ``(entries,)``, sorted
+        ``(cell * rows + row) * padded_diags + diagonal index`` of each nonzero entry; chromosome ``k`` occupies
+        rows ``row0[k]:row0[k + 1]``.
+    count : float32 tensor ``(entries,)``
+        Raw counts of those entries.
     valid : bool tensor ``(rows, padded_diags)``
         Entry ``(i, d)`` lies inside its chromosome (``i + d < N``) and ``d <= max_diag``.
     depth : float64 tensor ``(cells,)``
@@ -75,7 +86,8 @@ class BandStore:
     names: list[str]
     layout: Layout
     max_diag: int
-    grid: torch.Tensor
+    key: torch.Tensor
+    count: torch.Tensor
     valid: torch.Tensor
     depth: torch.Tensor
     row0: np.ndarray
@@ -83,6 +95,11 @@ class BandStore:
     @property
     def resolution(self) -> int:
         return self.layout.resolution
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(cells, rows, padded_diags)`` of the dense grids the store stands for."""
+        return (len(self.names), *self.valid.shape)
 
     @cached_property
     def entries(self) -> int:
@@ -97,17 +114,32 @@ class BandStore:
     def load(cls, cs: CellSet, chroms, max_diag: int, padded_diags: int, tile_rows: int) -> "BandStore":
         layout = Layout.from_cellset(cs, chroms, tile_rows)
         row0 = np.concatenate([[0], np.cumsum(layout.n_bins)]).astype(np.int64)
-        grid = torch.zeros((len(cs), int(row0[-1]), padded_diags), dtype=torch.float32)
+        rows = int(row0[-1])
         depth = torch.zeros(len(cs), dtype=torch.float64)
+        keys, counts = [], []
         for k, name in enumerate(cs.names):
             bands = cell_bands(cs, name, max_diag, chroms, dtype=np.float32)
-            for c, (lo, hi) in zip(chroms, zip(row0[:-1], row0[1:])):
-                grid[k, lo:hi, :max_diag] = torch.from_numpy(bands[c][0])
+            for c, lo in zip(chroms, row0[:-1]):
+                i, d = np.nonzero(bands[c][0])
+                keys.append(((k * rows + lo + i) * padded_diags + d).astype(np.int64))
+                counts.append(bands[c][0][i, d])
             depth[k] = band_depth(bands)
-        valid = torch.zeros((int(row0[-1]), padded_diags), dtype=torch.bool)
+        valid = torch.zeros((rows, padded_diags), dtype=torch.bool)
         for n, lo in zip(layout.n_bins, row0[:-1]):
             valid[lo:lo + n, :max_diag] = torch.from_numpy(valid_mask(n, max_diag))
-        return cls(list(cs.names), layout, max_diag, grid, valid, depth, row0)
+        key = torch.from_numpy(np.concatenate(keys) if keys else np.zeros(0, np.int64))
+        count = torch.from_numpy(np.concatenate(counts) if counts else np.zeros(0, np.float32))
+        return cls(list(cs.names), layout, max_diag, key, count, valid, depth, row0)
+
+    def cell_entries(self, cells) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(key, count)`` of the entries of ``cells`` (indices), keyed as if ``cells[k]`` were cell ``k``."""
+        cells = torch.as_tensor(np.asarray(cells, dtype=np.int64))
+        span = self.valid.numel()
+        lo = torch.searchsorted(self.key, cells * span)
+        hi = torch.searchsorted(self.key, (cells + 1) * span)
+        idx = _ranges(lo, hi)
+        cell = torch.repeat_interleave(torch.arange(len(cells)), hi - lo)
+        return self.key[idx] - (cells[cell] - cell) * span, self.count[idx]
 
     def windows(self, window_rows: int, overlapping: bool):
         """``(first rows, genomic-tile indices, end rows)`` of windows of every chromosome.
@@ -128,24 +160,36 @@ class BandStore:
         return tuple(torch.as_tensor(np.concatenate(a)) for a in (first, locus, end))
 
     def gather(self, cells: torch.Tensor, first_rows: torch.Tensor, ends: torch.Tensor, window_rows: int,
-               grid: torch.Tensor | None = None):
+               entries: tuple[torch.Tensor, torch.Tensor] | None = None):
         """Windows ``(counts (B, W, Dp), valid (B, W, Dp))`` of ``cells[b]`` starting at row ``first_rows[b]``;
-        rows at or past ``ends[b]`` (the chromosome's end) are invalid and zero."""
-        grid = self.grid if grid is None else grid
+        rows at or past ``ends[b]`` (the chromosome's end) are invalid and zero. ``entries``: other
+        ``(key, count)`` to read them from (a split of :meth:`cell_entries`), else the store's own."""
+        key, values = (self.key, self.count) if entries is None else entries
+        n_rows, dp = self.valid.shape
+        cells, first_rows, ends = (torch.as_tensor(x, dtype=torch.int64) for x in (cells, first_rows, ends))
         rows = first_rows[:, None] + torch.arange(window_rows)
         inside = rows < ends[:, None]
-        rows = rows.clamp(max=grid.shape[1] - 1)
-        valid = self.valid[rows] & inside[..., None]
-        counts = grid[cells[:, None], rows]
-        return torch.where(valid, counts, torch.zeros_like(counts)), valid
+        valid = self.valid[rows.clamp(max=n_rows - 1)] & inside[..., None]
+        base = cells * n_rows
+        lo = torch.searchsorted(key, (base + first_rows) * dp)
+        hi = torch.searchsorted(key, (base + torch.minimum(first_rows + window_rows, ends)) * dp)
+        idx = _ranges(lo, hi)
+        b = torch.repeat_interleave(torch.arange(len(cells)), hi - lo)
+        at = key[idx] - (base[b] + first_rows[b]) * dp
+        counts = torch.zeros((len(cells), window_rows, dp), dtype=torch.float32)
+        counts[b, at // dp, at % dp] = values[idx].float()
+        return counts, valid
 
-    def nonzero_counts(self, cells, chunk: int = 64) -> np.ndarray:
+    def nonzero_counts(self, cells) -> np.ndarray:
         """All nonzero band counts of the given cells (for fitting the tokenizer's class values)."""
-        out = []
-        for k in range(0, len(cells), chunk):
-            g = self.grid[cells[k:k + chunk]]
-            out.append(g[(g > 0) & self.valid].numpy())
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        return self.cell_entries(cells)[1].numpy()
+
+
+def _ranges(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """The indices ``lo[0]..hi[0]-1, lo[1]..hi[1]-1, ...`` in one tensor."""
+    n = hi - lo
+    start = torch.repeat_interleave(lo - (torch.cumsum(n, 0) - n), n)
+    return start + torch.arange(int(n.sum()))
 
 
 class WindowSampler(torch.utils.data.IterableDataset):
@@ -217,20 +261,28 @@ class ValidationSet:
               portable: bool = True):
         g = torch.Generator().manual_seed(seed)
         cells = np.asarray(cells, dtype=np.int64)
-        observed, heldout = binomial_split(store.grid[cells], torch.full((len(cells),), rho), generator=g)
+        # only nonzero entries can hold contacts out, so the split is drawn on them
+        key, count = store.cell_entries(cells)
+        heldout = torch.binomial(count, torch.full_like(count, rho), generator=g)
         first, locus, end = store.windows(window_rows, overlapping=False)
         n_win = len(first)
+        parts = []
+        # a few cells at a time, so that float windows never exist for every validation cell at once
+        for lo in range(0, len(cells), VALIDATION_CELLS_PER_PART):
+            which = torch.arange(lo, min(lo + VALIDATION_CELLS_PER_PART, len(cells))).repeat_interleave(n_win)
+            f, e = first.repeat(len(which) // n_win), end.repeat(len(which) // n_win)
+            obs, valid = store.gather(which, f, e, window_rows, entries=(key, count - heldout))
+            held, _ = store.gather(which, f, e, window_rows, entries=(key, heldout))
+            obs_tok = to_tokens(obs, valid, tokenizer).to(torch.uint8)
+            x0 = to_tokens(held, valid, tokenizer)
+            masked = torch.stack([
+                mask_tokens(x0, valid, torch.full((len(x0),), float(tt)), tokenizer.mask_id, generator=g)[1]
+                for tt in t])
+            parts.append((obs_tok, x0.to(torch.uint8), valid, masked))
         which = torch.arange(len(cells)).repeat_interleave(n_win)
-        first, locus, end = first.repeat(len(cells)), locus.repeat(len(cells)), end.repeat(len(cells))
-        obs, valid = store.gather(which, first, end, window_rows, grid=observed)
-        held, _ = store.gather(which, first, end, window_rows, grid=heldout)
-        obs_tok = to_tokens(obs, valid, tokenizer)
-        x0 = to_tokens(held, valid, tokenizer)
-        masked = torch.stack([
-            mask_tokens(x0, valid, torch.full((len(x0),), float(tt)), tokenizer.mask_id, generator=g)[1]
-            for tt in t])
         feature = store.depth_feature(cells, 1 - rho, portable)[which]
-        return cls(obs_tok.to(torch.uint8), x0.to(torch.uint8), valid, masked, locus, feature,
+        obs_tok, x0, valid, masked = (torch.cat([p[k] for p in parts], dim=1 if k == 3 else 0) for k in range(4))
+        return cls(obs_tok, x0, valid, masked, locus.repeat(len(cells)), feature,
                    torch.full((len(which),), float(store.resolution)), [float(tt) for tt in t], float(rho),
                    int(seed))
 
@@ -263,22 +315,22 @@ class ValidationSet:
         return out
 
 
-def distance_only_ce(store: BandStore, cells, val: ValidationSet, tokenizer: Tokenizer, chunk: int = 32) -> float:
+def distance_only_ce(store: BandStore, cells, val: ValidationSet, tokenizer: Tokenizer) -> float:
     """Cross-entropy (nats per entry) of the distance-only predictor on the validation windows at ``t = 1``.
 
     The predictor: held-out class frequencies per diagonal (add-one smoothed), fitted on the training cells
     split at the validation's ``rho`` with the validation's seed. It knows distance and nothing about the cell.
     """
     g = torch.Generator().manual_seed(val.seed)
-    k, dp = tokenizer.n_classes, store.grid.shape[2]
-    diag = torch.arange(dp).expand_as(store.valid)[store.valid]
-    freq = torch.zeros(dp * k, dtype=torch.float64)
+    k, dp = tokenizer.n_classes, store.valid.shape[1]
     cells = np.asarray(cells, dtype=np.int64)
-    for s in range(0, len(cells), chunk):
-        part = store.grid[cells[s:s + chunk]]
-        _, held = binomial_split(part, torch.full((len(part),), val.rho), generator=g)
-        tok = to_tokens(held, store.valid.expand_as(held), tokenizer)[:, store.valid]
-        freq += torch.bincount((diag * k + tok).ravel(), minlength=dp * k).double()
+    key, count = store.cell_entries(cells)
+    held = torch.binomial(count, torch.full_like(count, val.rho), generator=g)
+    tok = to_tokens(held, torch.ones_like(held, dtype=torch.bool), tokenizer)
+    freq = torch.bincount(key % dp * k + tok, minlength=dp * k).double()
+    # the valid entries without a contact hold none out: the class of 0 on their diagonal
+    zero = int(to_tokens(torch.zeros(1), torch.ones(1, dtype=torch.bool), tokenizer))
+    freq.view(dp, k)[:, zero] += len(cells) * store.valid.sum(0).double() - torch.bincount(key % dp, minlength=dp)
     logp = torch.log((freq.view(dp, k) + 1) / (freq.view(dp, k) + 1).sum(1, keepdim=True))
     target = val.target.long()[val.valid]
     vdiag = torch.arange(dp).expand_as(val.valid)[val.valid]
