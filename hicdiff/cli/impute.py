@@ -35,7 +35,9 @@ from hicdiff.cli import _options
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its .partial output.")
 @click.option("--predict", type=click.Choice(["contacts", "pixels"]), default="contacts", show_default=True,
               help="contacts: what deeper sequencing of the cell would add; pixels: the contacts of pixels held "
-                   "out whole (what a fine-scale split, hicdiff split --heldout-unit, scores).")
+                   "out whole at the cells' own resolution (hicdiff split --heldout-unit equal to the "
+                   "resolution). For units finer than the pixels (40 kb units in 200 kb pixels), contacts "
+                   "scores better (docs/models.md).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
             threads, batch_size, stride, seed, resume, predict):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
