@@ -45,6 +45,7 @@ class TrainConfig(ModelConfig):
     # validation: fixed cells, windows, split and masks, so that numbers compare between runs
     val_fraction: float = 0.1
     val_min_cells: int = 2
+    val_max_cells: int = 64             # at most this many (validation holds ~7 bytes per band entry of each)
     val_seed: int = 0                   # chooses the validation cells and draws their split and masks
     val_rho: float = 0.2
     val_t: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
@@ -71,7 +72,7 @@ class TrainConfig(ModelConfig):
         """Refuse settings that cannot train, with a message naming the field."""
         problems = []
         for name in ("n_classes", "tile_rows", "tile_diags", "max_diag", "window_rows", "width", "depth", "heads",
-                     "mlp_ratio", "batch_size", "val_batch_size", "val_min_cells", "log_every"):
+                     "mlp_ratio", "batch_size", "val_batch_size", "val_min_cells", "val_max_cells", "log_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be a whole number of at least 1, got {getattr(self, name)!r}")
         for name in ("warmup_steps", "val_every", "checkpoint_every"):
@@ -85,6 +86,9 @@ class TrainConfig(ModelConfig):
                 problems.append(f"{name} must be a finite number of at least 0, got {getattr(self, name)!r}")
         if not 0 < self.val_fraction < 1:
             problems.append(f"need 0 < val_fraction < 1, got {self.val_fraction!r}")
+        if isinstance(self.val_max_cells, int) and isinstance(self.val_min_cells, int) \
+                and self.val_max_cells < self.val_min_cells:
+            problems.append(f"val_max_cells ({self.val_max_cells}) is below val_min_cells ({self.val_min_cells})")
         if self.max_minutes is not None and not 0 < self.max_minutes < float("inf"):
             problems.append(f"max_minutes must be a positive finite number, got {self.max_minutes!r}")
         if problems:

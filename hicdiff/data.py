@@ -37,16 +37,22 @@ log = logging.getLogger(__name__)
 VALIDATION_CELLS_PER_PART = 4
 
 
-def split_cells(names, fraction: float, min_cells: int, seed: int,
-                small_ok: bool = False) -> tuple[list[str], list[str]]:
-    """``(training cells, validation cells)``: ``max(min_cells, round(fraction * n))`` cells chosen by a seeded
-    permutation are held out; both lists keep the input order.
+def split_cells(names, fraction: float, min_cells: int, seed: int, small_ok: bool = False,
+                max_cells: int | None = None) -> tuple[list[str], list[str]]:
+    """``(training cells, validation cells)``: ``max(min_cells, round(fraction * n))`` cells, at most
+    ``max_cells``, chosen by a seeded permutation are held out; both lists keep the input order.
+
+    The cap keeps validation's memory and time bounded on large sets (its windows are held for every
+    validation cell); below it the split is the uncapped one, and above it the validation cells are the first
+    ``max_cells`` of the uncapped ones, the rest training.
 
     ``small_ok`` (fine-tuning): a set too small to spare validation cells trains on every cell and validates
     on them too (with another split of their contacts than training draws), rather than refusing.
     """
     names = list(names)
     n_val = max(min_cells, round(fraction * len(names)))
+    if max_cells is not None:
+        n_val = min(n_val, max_cells)
     if len(names) - n_val < 1 and small_ok:
         log.warning("%d cell(s): too few to hold any out; validating on the training cells", len(names))
         return names, names
@@ -202,9 +208,12 @@ class WindowSampler(torch.utils.data.IterableDataset):
     row), ``depth`` (``(B,)`` band contacts of the cell), ``entries`` (``(B,)`` band pixels of the store),
     ``resolution`` (``(B,)`` bp) and ``cell`` (``(B,)`` index into the store). The split, tokens and masks are
     drawn later, in the training step, on the training device.
+
+    ``rank`` (the process's global rank when training on several devices) gives each process its own stream
+    of windows; rank 0 draws the stream of a single device.
     """
 
-    def __init__(self, stores, cells, window_rows: int, batch_size: int, seed: int):
+    def __init__(self, stores, cells, window_rows: int, batch_size: int, seed: int, rank: int = 0):
         super().__init__()
         if isinstance(stores, BandStore):
             stores, cells = [stores], [cells]
@@ -216,6 +225,8 @@ class WindowSampler(torch.utils.data.IterableDataset):
         w = torch.tensor([float(len(c)) ** 0.5 for c in self.cells])
         self.weights = w / w.sum()
         # one generator for the sampler's life: a second iteration continues the stream, never repeats it
+        if rank:
+            seed = int(np.random.SeedSequence([seed, rank]).generate_state(1, np.uint64)[0] >> 1)
         self.generator = torch.Generator().manual_seed(seed)
 
     def sample(self) -> dict:

@@ -28,6 +28,7 @@ from datetime import timedelta
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 
 from hicdiff.checkpoint import save_checkpoint
 from hicdiff.config import TrainConfig
@@ -61,7 +62,9 @@ class DiffusionModule(L.LightningModule):
         self.tokenizer = tokenizer
         self.cfg = cfg
         self.val_results: dict[str, float] = {}
-        self.steps_done = 0     # survives into a separate validation Trainer, whose global_step is 0
+        # steps, valid entries and seconds trained (over all devices): a buffer, so that they reach this
+        # process from spawned ones (ddp_spawn) with the weights
+        self.register_buffer("totals", torch.zeros(3, dtype=torch.float64))
         self._start = None
 
     # -- training -------------------------------------------------------------------------------------------
@@ -112,7 +115,7 @@ class DiffusionModule(L.LightningModule):
             group["lr"] = lr
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        self.steps_done = self.global_step
+        self.totals[0] = self.global_step
 
     # -- validation -----------------------------------------------------------------------------------------
     def on_validation_epoch_start(self):
@@ -130,12 +133,16 @@ class DiffusionModule(L.LightningModule):
         self._ce_n[k] += n
 
     def on_validation_epoch_end(self):
-        ce = (self._ce_sum / self._ce_n.clamp(min=1)).tolist()
+        # each device scored its share of the batches (CellsDataModule.val_dataloader): add them all up
+        reduce = self.trainer.strategy.reduce
+        ce_sum, ce_n = reduce(self._ce_sum, reduce_op="sum"), reduce(self._ce_n, reduce_op="sum")
+        ce = (ce_sum / ce_n.clamp(min=1)).tolist()
         self.val_results = {f"val/ce_t{t:g}": c for t, c in zip(self.cfg.val_t, ce)}
         for name, value in self.val_results.items():
-            self.log(name, value)
-        log.info("validation at step %d: %s", self.steps_done,
-                 "  ".join(f"{k} {v:.4f}" for k, v in self.val_results.items()))
+            self.log(name, value, sync_dist=True)   # the same on every device already
+        if self.trainer.is_global_zero:
+                log.info("validation at step %d: %s", int(self.totals[0]),
+                     "  ".join(f"{k} {v:.4f}" for k, v in self.val_results.items()))
 
 
 class CellsDataModule(L.LightningDataModule):
@@ -175,7 +182,7 @@ class CellsDataModule(L.LightningDataModule):
                 raise HicdiffError(f"chromosome(s) {', '.join(missing) or '(none left)'} not in the cells' bin "
                                    "table", scool)
             train_names, val_names = split_cells(cs.names, cfg.val_fraction, cfg.val_min_cells, cfg.val_seed,
-                                                 small_ok=self.fine_tuning)
+                                                 small_ok=self.fine_tuning, max_cells=cfg.val_max_cells)
             store = BandStore.load(cs, chroms, cfg.max_diag, cfg.padded_diags, cfg.tile_rows)
             index = {n: k for k, n in enumerate(store.names)}
             self.stores.append(store)
@@ -206,12 +213,15 @@ class CellsDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         cfg = self.cfg
-        sampler = WindowSampler(self.stores, self.train_cells, cfg.window_rows, cfg.batch_size, cfg.seed)
+        sampler = WindowSampler(self.stores, self.train_cells, cfg.window_rows, cfg.batch_size, cfg.seed,
+                                rank=self.trainer.global_rank if self.trainer else 0)
         return torch.utils.data.DataLoader(sampler, batch_size=None, num_workers=0)
 
     def val_dataloader(self):
-        return torch.utils.data.DataLoader(self.val.batches(self.cfg.val_batch_size), batch_size=None,
-                                           num_workers=0)
+        # with several devices each scores every world_size-th batch; the sums are reduced at the epoch's end
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return torch.utils.data.DataLoader(self.val.batches(self.cfg.val_batch_size)[rank::world],
+                                           batch_size=None, num_workers=0)
 
     def summary(self) -> dict:
         """The data part of the checkpoint: the first input's fields (as before) and every input in ``inputs``."""
@@ -238,13 +248,13 @@ class Progress(L.Callback):
     """Progress lines (loss, learning rate, entries per second) and checkpoints at intervals.
 
     ``history`` collects ``(step, mean training loss over the interval)``; entries are valid window entries.
+    With several devices the loss is their mean and the entries their sum; only global rank 0 writes lines
+    and checkpoints.
     """
 
     def __init__(self, save):
         self.save = save
         self.history: list[tuple[int, float]] = []
-        self.entries = 0.0
-        self.train_seconds = 0.0
 
     def on_train_start(self, trainer, module):
         self._loss = torch.zeros((), device=module.device)
@@ -259,29 +269,34 @@ class Progress(L.Callback):
         step, cfg = trainer.global_step, module.cfg
         if step % cfg.log_every == 0 or step == cfg.max_steps:
             self._report(step, module)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            self.save(step)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and trainer.is_global_zero:
+            self.save(module, step)
 
     def on_validation_start(self, trainer, module):
         self._val_start = time.monotonic()
 
     def on_validation_end(self, trainer, module):
-        self._t += time.monotonic() - self._val_start   # entries/s count training time only
+        if trainer.state.fn == TrainerFn.FITTING:   # not the final validation
+            self._t += time.monotonic() - self._val_start   # entries/s count training time only
 
     def on_train_end(self, trainer, module):
         if self._n:
             self._report(trainer.global_step, module)
 
     def _report(self, step, module):
+        # every rank reaches the same steps, so these reductions meet
+        strategy = module.trainer.strategy
+        loss = float(strategy.reduce(self._loss / self._n, reduce_op="mean"))
+        entries = float(strategy.reduce(self._entries, reduce_op="sum"))
         now = time.monotonic()
-        seconds, entries = now - self._t, float(self._entries)
-        loss = float(self._loss) / self._n
+        seconds = now - self._t
         self.history.append((step, loss))
-        self.entries += entries
-        self.train_seconds += seconds
+        module.totals[1] += entries
+        module.totals[2] += seconds
         lr = module.optimizers().optimizer.param_groups[0]["lr"]
-        log.info("step %d  loss %.4f  lr %.2e  %.0f entries/s  %.1f min", step, loss, lr,
-                 entries / max(seconds, 1e-9), (now - module._start) / 60)
+        if module.trainer.is_global_zero:
+            log.info("step %d  loss %.4f  lr %.2e  %.0f entries/s  %.1f min", step, loss, lr,
+                     entries / max(seconds, 1e-9), (now - module._start) / 60)
         self._loss.zero_()
         self._entries.zero_()
         self._n = 0
@@ -291,7 +306,9 @@ class Progress(L.Callback):
 @dataclass
 class TrainResult:
     """What :func:`train` did: the trained model (eval mode, on the CPU), steps, minutes of training, validation
-    numbers (nats per masked entry), throughput (valid entries per second) and ``(step, loss)`` history."""
+    numbers (nats per masked entry), throughput (valid entries per second over all devices), ``(step, loss)``
+    history and the global rank of the process (with several devices every process returns one; rank 0 wrote
+    the checkpoint)."""
 
     model: Denoiser
     checkpoint: str
@@ -301,6 +318,7 @@ class TrainResult:
     distance_only_ce: float
     entries_per_s: float
     history: list = field(default_factory=list)
+    rank: int = 0
 
     @property
     def val_ce_t1(self) -> float:
@@ -339,8 +357,22 @@ def _init_model(init, cfg: TrainConfig, data: "CellsDataModule") -> Denoiser:
     return model
 
 
+class Saver:
+    """Writes the checkpoint of a module with its data's summary and validation numbers; a plain object rather
+    than a closure, so that spawned processes (``ddp_spawn``) can receive it."""
+
+    def __init__(self, output, cfg: TrainConfig, data: CellsDataModule, init=None):
+        self.output, self.cfg, self.data, self.init = str(output), cfg, data, init
+
+    def __call__(self, module: DiffusionModule, step: int) -> None:
+        data = self.data
+        summary = {**data.summary(), **module.val_results}
+        training = {**self.cfg.to_dict(), "init": str(self.init) if self.init else None}
+        save_checkpoint(self.output, module.model, data.tokenizer, data.store.layout, training, summary, step)
+
+
 def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | None = None,
-          init=None) -> TrainResult:
+          init=None, devices: int | str = 1, strategy: str = "auto", num_nodes: int = 1) -> TrainResult:
     """Train a denoiser on the cells of ``scool`` and write the checkpoint to ``output``.
 
     Parameters
@@ -362,6 +394,14 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
     init : str, optional
         Fine-tune from this checkpoint (a path or ``general``) instead of starting from random weights; its
         tokenizer (class values) is kept.
+    devices : int or "auto"
+        Devices (GPUs, or CPU processes) per node. With more than one, each process loads the cells, draws its
+        own training windows (the sampler is seeded by rank) and scores its share of the validation windows.
+    strategy : str
+        Lightning's strategy (``"auto"``, ``"ddp"``, ``"ddp_spawn"``, ...). With ``"ddp"`` Lightning starts the
+        other processes by running the same command again (or takes them from SLURM's ``srun``).
+    num_nodes : int
+        Machines taking part (``devices`` processes each).
     """
     scools = [scool] if isinstance(scool, (str, os.PathLike)) else list(scool)
     tokenizer = None
@@ -403,30 +443,36 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
              f", fine-tuned from {init}" if init else "",
              "bf16 on CUDA" if accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads")
 
-    def save(step):
-        data_summary = {**data.summary(), **module.val_results}
-        training = {**cfg.to_dict(), "init": str(init) if init else None}
-        save_checkpoint(output, model, data.tokenizer, data.store.layout, training, data_summary, step)
-
+    save = Saver(output, cfg, data, init)
     progress = Progress(save)
     precision = "bf16-mixed" if accelerator == "gpu" else "32-true"
     if accelerator == "gpu":
         torch.set_float32_matmul_precision("high")
-    common = dict(accelerator=accelerator, devices=1, precision=precision, logger=False,
-                  enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     val_kw = ({"val_check_interval": cfg.val_every, "check_val_every_n_epoch": None} if cfg.val_every
               else {"limit_val_batches": 0})
-    trainer = L.Trainer(max_steps=cfg.max_steps or -1,
+    # the validation windows are shared out by CellsDataModule.val_dataloader, not by a DistributedSampler
+    trainer = L.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, num_nodes=num_nodes,
+                        precision=precision, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, use_distributed_sampler=False, max_steps=cfg.max_steps or -1,
                         max_time=timedelta(minutes=cfg.max_minutes) if cfg.max_minutes else None,
-                        gradient_clip_val=cfg.grad_clip, num_sanity_val_steps=0, callbacks=[progress],
-                        **val_kw, **common)
+                        gradient_clip_val=cfg.grad_clip, num_sanity_val_steps=0, callbacks=[progress], **val_kw)
     with warnings.catch_warnings():
         # Lightning 2.6 on torch 2.13 warns about a deprecated torch pytree API on every fit
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        fit_start = time.monotonic()
         trainer.fit(module, datamodule=data)
-        minutes = (time.monotonic() - module._start) / 60
-        L.Trainer(**common).validate(module, datamodule=data, verbose=False)
-    save(trainer.global_step)
-    return TrainResult(model.cpu().eval(), str(output), trainer.global_step, minutes, dict(module.val_results),
-                       data.distance_only_ce, progress.entries / max(progress.train_seconds, 1e-9),
-                       progress.history)
+        # from the first step, or (the steps ran in spawned processes) from the start of fit
+        minutes = (time.monotonic() - (module._start or fit_start)) / 60
+        trainer.limit_val_batches = 1.0      # the final validation scores every window, whatever val_every
+        trainer.validate(module, datamodule=data, verbose=False)
+    if not module.val_results:
+        # spawned processes (ddp_spawn) validated; this process has their logged numbers only
+        module.val_results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # Lightning leaves the process group (and gloo's threads) up; a process exiting under them can abort
+        torch.distributed.destroy_process_group()
+    if trainer.is_global_zero:
+        save(module, int(module.totals[0]))
+    steps, entries, seconds = module.totals.tolist()
+    return TrainResult(model.cpu().eval(), str(output), int(steps), minutes, dict(module.val_results),
+                       data.distance_only_ce, entries / max(seconds, 1e-9), progress.history, trainer.global_rank)

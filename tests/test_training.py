@@ -77,6 +77,17 @@ def test_split_cells_is_seeded_and_keeps_order():
         split_cells(names[:2], 0.1, 2, seed=0)
 
 
+def test_validation_cells_are_capped_and_small_sets_split_as_before():
+    names = [f"c{k}" for k in range(1000)]
+    train, val = split_cells(names, 0.1, 2, seed=0, max_cells=64)
+    uncapped = split_cells(names, 0.1, 2, seed=0)[1]
+    assert len(val) == 64 and len(train) == 936 and set(val) < set(uncapped)
+    assert split_cells(names[:300], 0.1, 2, seed=0, max_cells=64) == split_cells(names[:300], 0.1, 2, seed=0)
+    assert load_config(None).val_max_cells == 64
+    with pytest.raises(HicdiffError, match="val_max_cells"):
+        load_config(None, val_max_cells=1)
+
+
 def test_training_windows_match_the_cells_band_grids(store, lee_scool):
     """Window starts are whole tiles, locus indices exact, rows past the chromosome's end invalid and zero."""
     from hicdiff._cellmaps import cell_bands

@@ -11,6 +11,18 @@ from hicdiff.errors import HicdiffError
 FINETUNE = {"max_minutes": 5.0, "lr": 3e-4, "warmup_steps": 20}
 
 
+def _global_rank() -> int:
+    """This process's rank in a multi-device run, from the variables Lightning reads (0 outside one)."""
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if name in os.environ:
+            return int(os.environ[name])
+    return 0
+
+
+# the other processes of a multi-device run write nothing, so they leave rank 0 its lock on the output
+OUTPUTS = None if _global_rank() == 0 else {}
+
+
 @click.command("train")
 @click.argument("cells", metavar="CELLS.scool...", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, metavar="MODEL.ckpt", help="Checkpoint file to write.")
@@ -34,8 +46,15 @@ FINETUNE = {"max_minutes": 5.0, "lr": 3e-4, "warmup_steps": 20}
 @click.option("--init", "init", metavar="MODEL",
               help="Fine-tune this checkpoint (a path, or `general` for the shipped model) instead of training "
                    f"from scratch; alone, it trains {FINETUNE['max_minutes']:g} minutes at lr {FINETUNE['lr']:g}.")
+@click.option("--devices", default="1", show_default=True, metavar="N|auto",
+              help="Devices per node: GPUs with --device cuda, else CPU processes; `auto`: every GPU.")
+@click.option("--strategy", default="auto", show_default=True, metavar="NAME",
+              help="Lightning's strategy for several devices: ddp (Lightning starts the other processes by "
+                   "running this command again, or takes them from SLURM's srun), ddp_spawn, auto.")
+@click.option("--num-nodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Machines taking part, --devices processes each (under SLURM: srun, one task per device).")
 def command(cells, output, config, max_steps, max_time, device, seed, threads, chromosomes, max_distance,
-            batch_size, val_fraction, lr, init):
+            batch_size, val_fraction, lr, init, devices, strategy, num_nodes):
     """Train the conditional masked-diffusion denoiser on the cells of CELLS.scool.
 
     Several inputs (other datasets, assemblies, resolutions) train one model together; that needs a network
@@ -47,6 +66,11 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
     """
     from hicdiff.config import load_config
     from hicdiff.io import open_cells
+
+    if devices != "auto":
+        if not devices.isdigit() or int(devices) < 1:
+            raise click.BadParameter(f"{devices!r} is neither a number of devices nor auto", param_hint="--devices")
+        devices = int(devices)
 
     sets = [open_cells(c) for c in cells]  # a bad input fails here, before Lightning is imported
     cs = sets[0]
@@ -80,8 +104,15 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
 
     from hicdiff.training import train
 
+    from lightning.pytorch.utilities import rank_zero_only
+
     # Lightning's banners (GPU available, tips) are noise here
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    if rank_zero_only.rank:
+        # the other processes of a multi-device run (started with their rank set) repeat rank 0's lines
+        logging.getLogger("hicdiff").setLevel(logging.WARNING)
 
-    result = train(list(cells), output, cfg, device=device, threads=threads, init=init)
-    click.echo(result.summary_line())
+    result = train(list(cells), output, cfg, device=device, threads=threads, init=init, devices=devices,
+                   strategy=strategy, num_nodes=num_nodes)
+    if result.rank == 0:
+        click.echo(result.summary_line())
