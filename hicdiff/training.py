@@ -343,18 +343,22 @@ def _accelerator(device: str) -> str:
 
 
 def _init_model(init, cfg: TrainConfig, data: "CellsDataModule") -> Denoiser:
-    """The model to fine-tune: the weights of checkpoint ``init``; a per-locus embedding is kept only where
-    the new cells have the same layout (else dropped, with a message)."""
+    """The model to fine-tune: the weights of checkpoint ``init`` with the band of ``cfg`` (a portable
+    network's weights do not depend on it); a per-locus embedding is kept only where the new cells have the
+    same layout (else dropped, with a message)."""
     model = data.init_model
     layout = data.store.layout
+    state = model.state_dict()
+    kw = {**model.cfg.to_dict(), "max_diag": cfg.max_diag}
     if model.cfg.n_loci and (len(data.stores) > 1 or layout.n_loci != model.cfg.n_loci
                              or layout.resolution != data.init_layout.resolution):
         log.warning("%s has a per-locus embedding for another layout; fine-tuning without it", init)
-        state = {k: v for k, v in model.state_dict().items() if not k.startswith("locus.")}
-        kw = {**model.cfg.to_dict(), "n_loci": 0}
+        state = {k: v for k, v in state.items() if not k.startswith("locus.")}
+        kw["n_loci"] = 0
+    if kw != model.cfg.to_dict():
         model = Denoiser(ModelConfig(**kw))
         model.load_state_dict(state)
-    return model
+    return model.train()
 
 
 class Saver:

@@ -70,6 +70,18 @@ def test_init_keeps_the_weights_it_loads(portable, lee_scool, tmp_path):
     assert ckpt["tokenizer"] == load_checkpoint(path)[3]["tokenizer"]      # class values kept
 
 
+def test_fine_tuning_with_another_band_saves_that_band(portable, lee_scool, tmp_path):
+    """A portable network fine-tuned with a wider band (--max-distance) imputes that band afterwards."""
+    from hicdiff.training import train
+
+    path, _ = portable
+    assert load_checkpoint(path)[0].cfg.max_diag != 24
+    train(str(lee_scool), str(tmp_path / "wide.ckpt"), load_config("tiny", max_steps=1, max_diag=24),
+          device="cpu", threads=1, init=path)
+    model, _, _, ckpt = load_checkpoint(str(tmp_path / "wide.ckpt"))
+    assert model.cfg.max_diag == 24 == ckpt["data"]["max_diag"]
+
+
 def test_train_over_several_inputs_of_several_resolutions(lee_scool, data_dir, tmp_path):
     mouse = data_dir / "gse100569_mouse_scool" / "scool_test_file.scool"
     out = tmp_path / "multi.ckpt"
