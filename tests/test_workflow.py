@@ -97,7 +97,7 @@ def test_slurm_profile_dry_run(tmp_path, data_dir):
                     "--executor", "local", "--cores", 8, "--dry-run")
     train = out.split("rule train:", 1)[1].split("\n\n", 1)[0]
     assert "slurm_partition=gpu" in train and "gres=gpu:1" in train
-    assert re.search(r"hicdiff train .* --threads 8\b", out)
+    assert re.search(r"hicdiff train .* --devices 1 --strategy auto --threads 8\b", out)
 
 
 # -- a real run ---------------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ rule train:
         max_distance=optional("--max-distance", config["train"]["max_distance"]),
         seed=config["train"]["seed"],
         device=config["train"]["device"],
+        devices=config["train"]["devices"],
+        strategy=config["train"]["strategy"],
     shell:
         "hicdiff train {input:q} -o {output:q} --config {params.config:q} {params.max_time} {params.max_steps} "
-        "{params.max_distance} --seed {params.seed} --device {params.device} --threads {threads} > {log:q} 2>&1"
+        "{params.max_distance} --seed {params.seed} --device {params.device} --devices {params.devices} "
+        "--strategy {params.strategy:q} --threads {threads} > {log:q} 2>&1"
