@@ -28,6 +28,7 @@ from datetime import timedelta
 import lightning.pytorch as L
 import numpy as np
 import torch
+from lightning.pytorch.strategies import StrategyRegistry
 from lightning.pytorch.trainer.states import TrainerFn
 
 from hicdiff.checkpoint import save_checkpoint
@@ -428,6 +429,9 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
                            "locus_embedding: false in the configuration")
     cfg.check()
     accelerator = _accelerator(device)
+    if isinstance(strategy, str) and strategy != "auto" and strategy not in StrategyRegistry:
+        names = [n for n in sorted(StrategyRegistry.available_strategies()) if "find_unused" not in n]
+        raise HicdiffError(f"unknown strategy {strategy!r}; Lightning's: auto, {', '.join(names)}")
     out_dir = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(out_dir):
         raise HicdiffError(f"output folder {out_dir} does not exist", output)

@@ -39,6 +39,18 @@ def test_each_rank_draws_its_own_windows(lee_scool):
     assert all(torch.equal(a, b) for a, b in zip(rank1, draw(rank=1)))
 
 
+def test_an_unknown_strategy_is_refused_before_the_cells_load(lee_scool, tmp_path):
+    from click.testing import CliRunner
+
+    from hicdiff.cli import cli
+
+    r = CliRunner().invoke(cli, ["train", str(lee_scool), "-o", str(tmp_path / "m.ckpt"), "--config", "tiny",
+                                 "--strategy", "dpp"])
+    assert r.exit_code == 2 and "unknown strategy 'dpp'" in r.output and "ddp_spawn" in r.output
+    r = CliRunner().invoke(cli, ["train", str(lee_scool), "-o", str(tmp_path / "m.ckpt"), "--devices", "two"])
+    assert r.exit_code == 2 and "--devices" in r.output
+
+
 @pytest.mark.filterwarnings("ignore:.*LeafSpec")
 def test_train_on_two_cpu_processes_writes_a_loadable_checkpoint(lee_scool, tmp_path):
     out = tmp_path / "ddp.ckpt"

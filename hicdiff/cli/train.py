@@ -47,7 +47,8 @@ OUTPUTS = None if _global_rank() == 0 else {}
               help="Fine-tune this checkpoint (a path, or `general` for the shipped model) instead of training "
                    f"from scratch; alone, it trains {FINETUNE['max_minutes']:g} minutes at lr {FINETUNE['lr']:g}.")
 @click.option("--devices", default="1", show_default=True, metavar="N|auto",
-              help="Devices per node: GPUs with --device cuda, else CPU processes; `auto`: every GPU.")
+              help="Devices per node: GPUs with --device cuda, else CPU processes; `auto`: every GPU (1 on the "
+                   "CPU).")
 @click.option("--strategy", default="auto", show_default=True, metavar="NAME",
               help="Lightning's strategy for several devices: ddp (Lightning starts the other processes by "
                    "running this command again, or takes them from SLURM's srun), ddp_spawn, auto.")
