@@ -174,7 +174,8 @@ def embed_cells(inputs, model, n_components: int = 10, pca_components: int = 20,
 
     features = []
     with Progress(len(cells), "imputed", unit="cells", logger=log) as bar:
-        for res in imp.impute_many(cells, cells.names, chroms=chroms, transform=record_depth):
+        for res in imp.impute_many(cells, cells.names, chroms=chroms, transform=record_depth,
+                                   max_distance="band"):
             features.append(metrics.band_features(res.bands))
             bar.update()
     x_pca = _pca(np.vstack(features), pca_components, seed)
@@ -191,7 +192,7 @@ def embed_cells(inputs, model, n_components: int = 10, pca_components: int = 20,
         with Progress(len(cells), "embedded", unit="cells", logger=log) as bar:
             for k, name in enumerate(cells.names):
                 # one cell per call, so every state recorded belongs to it
-                next(imp.impute_many(cells, [name], chroms=chroms, transform=thin))
+                next(imp.impute_many(cells, [name], chroms=chroms, transform=thin, max_distance="band"))
                 m = state_map(imp, recorder.take(), shapes)
                 m -= m.mean(axis=0, keepdims=True)
                 if maps is None:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hicdiff._cellmaps import cell_bands
+from hicdiff._cellmaps import cell_bands, max_diagonal
 from hicdiff.band import valid_mask, window_starts
 from hicdiff.checkpoint import load_checkpoint, resolve_model
 from hicdiff.diffusion import unmask_step
@@ -33,7 +33,7 @@ from hicdiff.io import CellSet, ScoolWriter, open_cells
 from hicdiff.progress import Progress
 from hicdiff.safety import disk_full_file
 from hicdiff.split import cell_rng
-from hicdiff.windows import band_depth, band_entries, default_chromosomes, depth_feature, to_tokens, window
+from hicdiff.windows import band_entries, default_chromosomes, depth_feature, to_tokens, window
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ SCALE = "expected contacts at the cell's own sequencing depth (depth ratio r tim
 KEPT_BITS = 12
 PRECISION = (f"float32 rounded to {KEPT_BITS} of its 23 stored significand bits: relative error at most "
              f"2^-{KEPT_BITS + 1} ({2.0 ** -(KEPT_BITS + 1):.1e}) of each stored value")
+
+#: ``max_distance="auto"`` imputes whole chromosomes (every cis pixel) when every chromosome has at most this
+#: many bins (1 Mb and 500 kb on human and mouse assemblies: chr1 has 250 and 499 bins), else the model's band.
+WHOLE_MAX_BINS = 512
+#: Rows of the windows beyond the model's band (whole chromosomes): each window reaches every pixel of its rows,
+#: and short windows follow the triangle of a chromosome's pixels closely (docs/whole_chromosomes.md).
+WHOLE_ROWS = 32
 
 _MODEL_THREAD: ThreadPoolExecutor | None = None
 
@@ -85,7 +92,7 @@ class CellImputation:
         the standard deviation with a zero main diagonal (``std``); float32 counts. ``layout``: the
         :class:`BandPixels` of these chromosomes, built once for many cells."""
         src = self.bands if which == "mean" else self.std
-        layout = layout or BandPixels(cells, list(src), next(iter(src.values())).shape[1])
+        layout = layout or BandPixels(cells, list(src), {c: a.shape[1] for c, a in src.items()})
         return layout.table(src, self.diag0 if which == "mean" else None)
 
 
@@ -104,21 +111,24 @@ class BandPixels:
     """The pixels every imputed cell has: each band entry and main-diagonal bin of the imputed chromosomes,
     with genome-wide bin ids, sorted by (``bin1_id``, ``bin2_id``) as a ``.scool`` stores them.
 
-    They are the same for every cell, so they are built once per run and writing a cell only gathers its
-    values (float32) through a fixed index into a row buffer per chromosome that is reused from cell to cell.
+    ``diagonals``: the band's width ``D``, one number for every chromosome or a dict per chromosome (a whole
+    chromosome of ``N`` bins has ``N - 1``). They are the same for every cell, so they are built once per run
+    and writing a cell only gathers its values (float32) through a fixed index into a row buffer per
+    chromosome that is reused from cell to cell.
     """
 
-    def __init__(self, cells: CellSet, chroms, max_diag: int):
+    def __init__(self, cells: CellSet, chroms, diagonals):
         self.chroms = sorted(chroms, key=lambda c: cells.chrom_bins[c][0])   # genome order keeps bin1 sorted
-        self.max_diag = int(max_diag)
+        self.diagonals = (dict(diagonals) if isinstance(diagonals, dict)
+                          else {c: int(diagonals) for c in self.chroms})
         self._take, self._rows, bin1, bin2 = {}, {}, [], []
         for c in self.chroms:
-            n, lo = cells.n_bins(c), cells.chrom_bins[c][0]
+            n, lo, dmax = cells.n_bins(c), cells.chrom_bins[c][0], self.diagonals[c]
             # column 0 is the main diagonal, column d the pixel (i, i + d); row-major order is sorted order
-            inside = np.concatenate([np.ones((n, 1), bool), valid_mask(n, self.max_diag)], axis=1)
+            inside = np.concatenate([np.ones((n, 1), bool), valid_mask(n, dmax)], axis=1)
             i, d = np.nonzero(inside)
-            self._take[c] = i * (self.max_diag + 1) + d
-            self._rows[c] = np.zeros((n, self.max_diag + 1), np.float32)
+            self._take[c] = i * (dmax + 1) + d
+            self._rows[c] = np.zeros((n, dmax + 1), np.float32)
             bin1.append(i + lo)
             bin2.append(i + d + lo)
         self.bin1 = np.concatenate(bin1)
@@ -148,6 +158,7 @@ class _Job:
     chrom: str
     start: int
     rows: int
+    diags: int      # padded diagonals of the window (a multiple of the tile's)
 
 
 class Imputer:
@@ -169,7 +180,7 @@ class Imputer:
     """
 
     def __init__(self, model, tokenizer, layout, checkpoint, device, batch_size=64, stride=None, path=None,
-                 split_unit: float = 0.0):
+                 split_unit: float = 0.0, whole_rows: int = WHOLE_ROWS):
         self.model = model
         self.tokenizer = tokenizer
         self.layout = layout
@@ -186,6 +197,7 @@ class Imputer:
         # what a portable model is asked: 0 = more contacts of the kind the cell shows (a deeper replicate),
         # 1 = the contacts of pixels held out whole (what a fine-scale split scores)
         self.split_unit = float(split_unit)
+        self.whole_rows = max(tr, min(int(whole_rows), self.cfg.window_rows) // tr * tr)
         self._resolution = layout.resolution
         self._entries = 1
         self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
@@ -203,12 +215,68 @@ class Imputer:
                    split_unit=split_unit)
 
     # -- windows -----------------------------------------------------------------------------------------
-    def _jobs(self, cell: int, shapes: dict, stride: int) -> list[_Job]:
-        jobs = []
+    def _jobs(self, cell: int, shapes: dict, stride: int, diagonals: dict | None = None) -> list[_Job]:
+        """Windows of one cell. For the model's band, windows of the model's shape (as in training). For
+        whole chromosomes (or a band wider than the model's), windows of :attr:`whole_rows` rows, each
+        reaching only as far as the pixels of its rows lie inside the chromosome: a chromosome then costs about
+        its ``N^2 / 2`` pixels in tiles rather than ``N`` rows x ``N`` diagonals, and a short chromosome is not
+        padded to a long window."""
+        c, jobs = self.cfg, []
+        td = c.tile_diags
+        diagonals = diagonals or {chrom: c.max_diag for chrom in shapes}
+        triangle = (any(d > c.max_diag for d in diagonals.values())
+                    or all(d >= n - 1 for d, n in zip(diagonals.values(), shapes.values())))
         for chrom, n in shapes.items():
-            rows = self.cfg.window_rows  # as in training: short chromosomes are padded, not cut
-            jobs += [_Job(cell, chrom, s, rows) for s in window_starts(n, rows, stride, self.cfg.tile_rows)]
+            if not triangle:
+                rows = c.window_rows  # as in training: short chromosomes are padded, not cut
+                jobs += [_Job(cell, chrom, s, rows, c.padded_diags)
+                         for s in window_starts(n, rows, stride, c.tile_rows)]
+                continue
+            rows = min(self.whole_rows, -(-n // c.tile_rows) * c.tile_rows)
+            for s in window_starts(n, rows, min(stride, rows), c.tile_rows):
+                reach = min(diagonals[chrom], n - 1 - s)
+                jobs.append(_Job(cell, chrom, s, rows, max(td, -(-reach // td) * td)))
         return jobs
+
+    def _batches(self, jobs: list[_Job]):
+        """Forward passes: windows of one shape together, as many as hold ``batch_size`` windows of the
+        model's own shape in tiles (wider windows, fewer of them; attention memory stays bounded)."""
+        budget = self.batch_size * self.cfg.padded_diags
+        by_shape: dict[int, list[_Job]] = {}
+        for j in jobs:
+            by_shape.setdefault(j.diags, []).append(j)
+        for diags, group in by_shape.items():
+            size = max(1, budget // diags)
+            for k in range(0, len(group), size):
+                yield group[k: k + size]
+
+    def diagonals(self, cells: CellSet, chroms, max_distance=None) -> dict[str, int]:
+        """Diagonals ``D`` imputed per chromosome: pixels ``(i, i + d)``, ``0 < d <= D``.
+
+        ``max_distance``: ``None`` or ``"band"``, the model's band (``max_diag``); ``"whole"``, every cis pixel
+        (``N - 1`` diagonals for a chromosome of ``N`` bins); ``"auto"``, whole chromosomes when every one has
+        at most :data:`WHOLE_MAX_BINS` bins and the network is portable, else the band; a number, the pixels
+        up to that many bp apart. Only a portable network (distance in bp) reaches beyond its band.
+        """
+        n_bins = {c: cells.n_bins(c) for c in chroms}
+        if isinstance(max_distance, str) and max_distance not in ("auto", "band", "whole"):
+            raise HicdiffError(f"max distance {max_distance!r}: give a distance in bp, auto, band or whole")
+        if max_distance == "auto":
+            small = max(n_bins.values()) <= WHOLE_MAX_BINS
+            max_distance = "whole" if small and self.cfg.portable else None
+        if isinstance(max_distance, dict):     # diagonals per chromosome, as this method returned them
+            d = {c: int(max_distance[c]) for c in chroms}
+        elif max_distance in (None, "band"):
+            d = {c: self.cfg.max_diag for c in chroms}
+        elif max_distance == "whole":
+            d = {c: n - 1 for c, n in n_bins.items()}
+        else:
+            d = {c: max_diagonal(int(max_distance), cells.resolution) for c in chroms}
+        if not self.cfg.portable and max(d.values()) > self.cfg.max_diag:
+            raise HicdiffError(f"this model counts distance in diagonal tiles and imputes only its own band "
+                               f"({self.cfg.max_diag} diagonals); whole chromosomes need a portable model",
+                               self.path)
+        return d
 
     def chromosomes(self, cells: CellSet, chroms=None) -> list[str]:
         """The chromosomes to impute: those asked for, else the model's own (a model with a per-locus
@@ -242,8 +310,9 @@ class Imputer:
                         "-".join(str(r) for r in sorted({min(trained), max(trained)})))
 
     def _inputs(self, jobs, bands, depths, depth_ratio):
-        dp = self.cfg.padded_diags
-        counts, valid = zip(*(window(bands[j.cell][j.chrom][0], j.start, j.rows, dp) for j in jobs))
+        d = self._diagonals
+        counts, valid = zip(*(window(bands[j.cell][j.chrom][0][:, : min(d[j.chrom], j.diags)], j.start, j.rows,
+                                     j.diags) for j in jobs))
         counts = torch.from_numpy(np.stack(counts)).to(self.device)
         valid = torch.from_numpy(np.stack(valid)).to(self.device)
         observed = to_tokens(counts, valid, self.tokenizer)
@@ -286,21 +355,26 @@ class Imputer:
         return (self.values[target]).masked_fill(~valid, 0.0).cpu().numpy()
 
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
-                    steps=8, seed=0, transform=None):
+                    steps=8, seed=0, transform=None, max_distance="auto"):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
         function ``(name, bands) -> bands``, changes each cell's observed bands first (:mod:`hicdiff.embed`
-        thins cells with it).
+        thins cells with it). ``max_distance``: which pixels (:meth:`diagonals`; by default, as
+        :func:`impute_scool`, whole chromosomes where they are small enough, else the model's band).
         """
         check_options(mode, depth_ratio, samples, steps)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         self._resolution = int(cells.resolution)
-        self._entries = band_entries([cells.n_bins(c) for c in chroms], self.cfg.max_diag)
+        self._diagonals = diagonals = self.diagonals(cells, chroms, max_distance)
+        # the depth the model is told is counted over its own band, as in its training, whatever is imputed
+        band = self.cfg.max_diag
+        self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
+        read = max(band, *diagonals.values())
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
-        windows_per_cell = len(self._jobs(0, shapes, stride))
+        windows_per_cell = len(self._jobs(0, shapes, stride, diagonals))
         # sample mode draws each cell with its own generator (seed and cell name), so a cell's draws do not
         # depend on which cells share its batches or where an interrupted run resumed
         chunk = 1 if mode == "sample" else max(1, self.batch_size // max(1, windows_per_cell))
@@ -308,10 +382,10 @@ class Imputer:
         reps = samples if mode == "sample" else 1
         # every window of every cell covers the same rows: draws per row, counted once
         n_draws = {c: np.zeros((n, 1), np.float64) for c, n in shapes.items()}
-        for j in self._jobs(0, shapes, stride):
+        for j in self._jobs(0, shapes, stride, diagonals):
             n_draws[j.chrom][j.start: j.start + j.rows] += reps
         # sums over windows (and draws) per cell slot, allocated once and cleared for each group of cells
-        total = [{c: np.zeros((n, self.cfg.max_diag), np.float64) for c, n in shapes.items()}
+        total = [{c: np.zeros((n, diagonals[c]), np.float64) for c, n in shapes.items()}
                  for _ in range(min(chunk, len(names)))]
         sq = [{c: np.zeros_like(a) for c, a in t.items()} for t in total] if mode == "sample" else None
         for lo in range(0, len(names), chunk):
@@ -320,16 +394,16 @@ class Imputer:
             if mode == "sample":
                 cell_seed = int(cell_rng(seed, group[0]).integers(2**63))
                 generator = torch.Generator(device=self.device).manual_seed(cell_seed)
-            bands = [cell_bands(cells, n, self.cfg.max_diag, chroms, dtype=np.float32) for n in group]
+            bands = [cell_bands(cells, n, read, chroms, dtype=np.float32) for n in group]
             if transform is not None:
                 bands = [transform(n, b) for n, b in zip(group, bands)]
-            depths = [band_depth(b) for b in bands]
-            jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride)]
+            depths = [sum(float(b[:, :band].sum(dtype=np.float64)) for b, _ in cell.values()) for cell in bands]
+            jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride, diagonals)]
             for acc in (total[: len(group)] + (sq[: len(group)] if sq else [])):
                 for a in acc.values():
                     a.fill(0)
             for rep in range(reps):
-                for batch in (jobs[k: k + self.batch_size] for k in range(0, len(jobs), self.batch_size)):
+                for batch in self._batches(jobs):
                     if mode == "mean":
                         out = _on_model_thread(self._mean_batch, batch, bands, depths, depth_ratio)
                     else:
@@ -337,10 +411,11 @@ class Imputer:
                                                generator)
                     for j, o in zip(batch, out):
                         stop = min(j.start + j.rows, shapes[j.chrom])
-                        val = o[: stop - j.start, : self.cfg.max_diag]
-                        total[j.cell][j.chrom][j.start:stop] += val
+                        width = min(diagonals[j.chrom], j.diags)
+                        val = o[: stop - j.start, :width]
+                        total[j.cell][j.chrom][j.start:stop, :width] += val
                         if sq:
-                            sq[j.cell][j.chrom][j.start:stop] += val * val
+                            sq[j.cell][j.chrom][j.start:stop, :width] += val * val
             for k, name in enumerate(group):
                 res = CellImputation(name)
                 for c in chroms:
@@ -372,9 +447,14 @@ def check_options(mode, depth_ratio, samples=1, steps=1) -> None:
 
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
-                 resume=False, imputer: Imputer | None = None, split_unit: float = 0.0) -> dict:
+                 resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
+                 max_distance="auto") -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
+
+    ``max_distance`` chooses the pixels (:meth:`Imputer.diagonals`): by default (``"auto"``) every cis pixel
+    of each chromosome where chromosomes are small enough (:data:`WHOLE_MAX_BINS`; 1 Mb and 500 kb), else the
+    model's band. The file's metadata says which (``parameters.pixels``, ``parameters.whole_chromosomes``).
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
@@ -386,8 +466,15 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     imp.check(cs, chroms)
     if uncertainty and mode != "sample":
         raise HicdiffError("--uncertainty needs --mode sample", uncertainty)
-    params = {"mode": mode, "depth_ratio": depth_ratio, "chromosomes": chroms,
-              "max_distance_bp": imp.cfg.max_diag * int(cs.resolution), "stride": imp.stride,
+    diagonals = imp.diagonals(cs, chroms, max_distance)
+    whole = all(d >= cs.n_bins(c) - 1 for c, d in diagonals.items())
+    reach = max(diagonals.values()) * int(cs.resolution)
+    params = {"mode": mode, "depth_ratio": depth_ratio, "chromosomes": chroms, "max_distance_bp": reach,
+              "whole_chromosomes": whole,
+              "pixels": ("every cis pixel (i, j), i <= j, of each chromosome" if whole else
+                         f"cis pixels (i, j) with 0 <= j - i <= {reach // int(cs.resolution)} diagonals "
+                         f"({reach} bp); the pixels beyond are not written (not zero: not imputed)"),
+              "model_max_distance_bp": imp.cfg.max_diag * int(cs.resolution), "stride": imp.stride,
               "split_unit": imp.split_unit}
     if mode == "sample":
         params.update(samples=samples, steps=steps, seed=seed)
@@ -410,13 +497,13 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
                                "other output's; delete both partial files", w.temp_path)
     if done:
         log.info("resuming: %d of %d cells already imputed", len(done), len(cs))
-    layout = BandPixels(cs, chroms, imp.cfg.max_diag)
+    layout = BandPixels(cs, chroms, diagonals)
     start = time.perf_counter()
     n = 0
     bar = Progress(len(todo), "imputed", unit="cells", logger=log)
     try:
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
-                                   samples=samples, steps=steps, seed=seed):
+                                   samples=samples, steps=steps, seed=seed, max_distance=diagonals):
             meta_cell = cs.cell_metadata(res.name)
             writers[0].add(res.name, res.pixels(cs, layout=layout), meta_cell)
             if uncertainty:

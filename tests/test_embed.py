@@ -55,11 +55,12 @@ def test_state_map_and_thinning(lee_scool, tiny_model):
         depths[n] = sum(b.sum() for b, _ in bands.values())
         return bands
 
-    next(imp.impute_many(cells, [name], chroms=chroms, transform=record))
+    # states of the model's band windows, as hicdiff.embed asks for them
+    next(imp.impute_many(cells, [name], chroms=chroms, transform=record, max_distance="band"))
     rec = StateRecorder(imp.model)
     try:
         thin = thinning(depths, depths[name] / 4, seed=0)
-        next(imp.impute_many(cells, [name], chroms=chroms, transform=thin))
+        next(imp.impute_many(cells, [name], chroms=chroms, transform=thin, max_distance="band"))
         states = rec.take()
     finally:
         rec.remove()

@@ -91,7 +91,9 @@ def test_api_cell_matches_file_and_needs_no_lightning(trained, imputed):
     res = imp.impute_cell(cells, cells.names[1])
     px = res.pixels(cells)
     ref = open_cells(imputed).pixels(cells.names[1])
-    assert np.allclose(px["count"].to_numpy(), ref["count"].to_numpy(), rtol=1e-5)
+    # whole chromosomes (the default at 1 Mb) batch windows of one cell differently from twelve: float noise
+    # can turn a value's rounding to the 12 stored significand bits, one step of 2^-12 at most
+    assert np.allclose(px["count"].to_numpy(), ref["count"].to_numpy(), rtol=2.0 ** -12)
     code = ("import sys, hicdiff; hicdiff.Imputer; import hicdiff.cli.impute; "
             "assert 'lightning' not in sys.modules and 'lightning.pytorch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,6 +7,23 @@ import click
 from hicdiff.cli import _options
 
 
+class MaxDistance(click.ParamType):
+    """``auto``, ``whole``, ``band`` or a distance in bp."""
+
+    name = "auto|whole|band|BP"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value in ("auto", "whole", "band"):
+            return value
+        try:
+            bp = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not auto, whole, band or a whole number of bp", param, ctx)
+        if bp < 1:
+            self.fail(f"{value!r}: a distance must be at least 1 bp", param, ctx)
+        return bp
+
+
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="CELLS.scool|CELL.cool...|FILE.mcool::resolutions/N")
 @click.option("--model", "model", required=True, type=click.Path(),
@@ -33,17 +50,22 @@ from hicdiff.cli import _options
               help="Rows between windows in mean mode; overlaps are averaged (default: the window size).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sample mode.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its .partial output.")
+@click.option("--max-distance", type=MaxDistance(), default="auto", show_default=True,
+              help="Which pixels: whole (every cis pixel of each chromosome), band (the model's own band), or "
+                   "those up to BP apart. auto: whole chromosomes where every chromosome has at most 512 bins "
+                   "(1 Mb and 500 kb: what compartments need), else the band (finer resolutions).")
 @click.option("--predict", type=click.Choice(["contacts", "pixels"]), default="contacts", show_default=True,
               help="contacts: what deeper sequencing of the cell would add; pixels: the contacts of pixels held "
                    "out whole at the cells' own resolution (hicdiff split --heldout-unit equal to the "
                    "resolution). For units finer than the pixels (40 kb units in 200 kb pixels), contacts "
                    "scores better (docs/models.md).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
-            threads, batch_size, stride, seed, resume, predict):
+            threads, batch_size, stride, seed, resume, max_distance, predict):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
-    pixel within the model's distance band; the main diagonal is copied from the observed map.
+    pixel that --max-distance chooses (by default every cis pixel at 1 Mb and 500 kb, the model's band at finer
+    resolutions; the file's metadata says which); the main diagonal is copied from the observed map.
     """
     from hicdiff.impute import impute_scool
     from hicdiff.io import read_cell_names
@@ -52,5 +74,6 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         list(inputs) if len(inputs) > 1 else inputs[0], model, output, mode=mode, depth_ratio=depth_ratio,
         samples=samples, steps=steps, uncertainty=uncertainty, cells=read_cell_names(cells),
         chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
-        stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0)
+        stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0,
+        max_distance=max_distance)
     click.echo(json.dumps(summary))
