@@ -18,9 +18,11 @@ import scipy.sparse as sp
 DEFAULTS = {"ignore_diags": 2, "min_nnz": 10, "mad_max": 5, "tol": 1e-5, "max_iters": 200}
 
 
-def _marginal(i, j, v, n) -> np.ndarray:
-    off = i != j  # a main-diagonal pixel counts once
-    return np.bincount(i[off], weights=v[off], minlength=n) + np.bincount(j, weights=v, minlength=n)
+def _marginal(i, j, v, n, diag) -> np.ndarray:
+    """Row sums of the symmetric map of upper-triangle pixels (``v`` None: nonzero pixels); ``diag`` marks the
+    main-diagonal pixels, which count once. Without copies of the pixel arrays (10 kb maps hold 10^7 pixels)."""
+    total = np.bincount(i, weights=v, minlength=n) + np.bincount(j, weights=v, minlength=n)
+    return total - np.bincount(i[diag], weights=None if v is None else v[diag], minlength=n)
 
 
 def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min_nnz: int = 10,
@@ -48,15 +50,17 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
     """
     offsets = np.asarray(chrom_offsets, dtype=np.int64)
     n = int(offsets[-1])
-    i, j = np.asarray(bin1, dtype=np.int64), np.asarray(bin2, dtype=np.int64)
-    v = np.asarray(count, dtype=np.float64)
+    i, j, v = np.asarray(bin1), np.asarray(bin2), np.asarray(count)
     keep = (j - i >= ignore_diags) & (v != 0)
-    i, j, v = i[keep], j[keep], v[keep]
+    # bin ids as int32 (a genome has fewer than 2^31 bins): half the memory of the kept pixels
+    i, j, v = i.astype(np.int32)[keep], j.astype(np.int32)[keep], v[keep].astype(np.float64)
+    del keep
+    diag = np.flatnonzero(i == j)
     bias = np.ones(n)
     if min_nnz > 0:
-        bias[_marginal(i, j, np.ones(len(v)), n) < min_nnz] = 0
+        bias[_marginal(i, j, None, n, diag) < min_nnz] = 0
     if mad_max > 0:
-        marg = _marginal(i, j, v, n)
+        marg = _marginal(i, j, v, n, diag)
         for lo, hi in zip(offsets[:-1], offsets[1:]):
             chrom = marg[lo:hi]
             if (chrom > 0).any():
@@ -65,12 +69,19 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
         if len(log_marg):
             med = np.median(log_marg)
             bias[marg < np.exp(med - mad_max * np.median(np.abs(log_marg - med)))] = 0
-    off = i != j
-    matrix = sp.csr_matrix((np.concatenate([v, v[off]]), (np.concatenate([i, j[off]]), np.concatenate([j, i[off]]))),
-                           shape=(n, n))
+    # the upper triangle only: the symmetric map's product is upper @ b + upper.T @ b - its diagonal * b;
+    # pixels sorted by bin1 (as a cooler stores them) are rows already, and the arrays become the matrix's own
+    if len(i) < 2 or np.all(i[1:] >= i[:-1]):
+        # indptr of the indices' dtype, else scipy casts the indices to int64
+        indptr = np.r_[0, np.cumsum(np.bincount(i, minlength=n))].astype(np.int32 if len(v) < 2**31 else np.int64)
+        upper = sp.csr_matrix((v, j, indptr), shape=(n, n))
+    else:
+        upper = sp.csr_matrix((v, (i, j)), shape=(n, n))
+    del i, j, v
+    diagonal = upper.diagonal()
     var, scale, converged, it = 0.0, np.nan, False, 0
     for it in range(1, max_iters + 1):
-        marg = bias * (matrix @ bias)
+        marg = bias * (upper @ bias + upper.T @ bias - diagonal * bias)
         nonzero = marg[marg != 0]
         if not len(nonzero):
             bias[:], scale, converged = 0, np.nan, True
