@@ -241,12 +241,12 @@ class Imputer:
     def _batches(self, jobs: list[_Job]):
         """Forward passes: windows of one shape together, as many as hold ``batch_size`` windows of the
         model's own shape in tiles (wider windows, fewer of them; attention memory stays bounded)."""
-        budget = self.batch_size * self.cfg.padded_diags
-        by_shape: dict[int, list[_Job]] = {}
+        budget = self.batch_size * self.cfg.window_rows * self.cfg.padded_diags
+        by_shape: dict[tuple[int, int], list[_Job]] = {}
         for j in jobs:
-            by_shape.setdefault(j.diags, []).append(j)
-        for diags, group in by_shape.items():
-            size = max(1, budget // diags)
+            by_shape.setdefault((j.rows, j.diags), []).append(j)
+        for (rows, diags), group in by_shape.items():
+            size = max(1, budget // (rows * diags))
             for k in range(0, len(group), size):
                 yield group[k: k + size]
 

@@ -94,7 +94,21 @@ def test_window_cost_follows_the_triangle(cells):
         assert j.diags >= min(diagonals[j.chrom], shapes[j.chrom] - 1 - j.start)
     batches = list(imp._batches(jobs))
     assert sorted(id(j) for b in batches for j in b) == sorted(id(j) for j in jobs)
-    assert all(len({j.diags for j in b}) == 1 for b in batches)
+    assert all(len({(j.rows, j.diags) for j in b}) == 1 for b in batches)
+
+
+def test_windows_of_chromosomes_shorter_than_a_window(cells):
+    """Chromosomes shorter than the whole-chromosome window get windows of fewer rows; each shape its batches."""
+    path, names = cells
+    cs = open_cells(path)
+    imp = Imputer.from_checkpoint("general", device="cpu")
+    imp.whole_rows = 128      # longer than chr19-22 at 1 Mb (49-64 bins)
+    res = imp.impute_cell(cs, names[0], chroms=CHROMS, max_distance="whole")
+    for chrom in CHROMS:
+        n = cs.n_bins(chrom)
+        assert res.bands[chrom].shape == (n, n - 1)
+        inside = np.arange(n)[:, None] + np.arange(1, n)[None, :] < n
+        assert (res.bands[chrom][inside] > 0).all() and (res.bands[chrom][~inside] == 0).all()
 
 
 def test_cooltools_runs_on_whole_chromosome_output(whole, cells):
