@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from _cli import hicdiff
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 LEE = DATA / "lee2019_pfc"
@@ -39,7 +41,8 @@ def run(args, log):
     with open(log, "a") as fh:
         fh.write("$ " + " ".join(map(str, args)) + "\n")
         fh.flush()
-        r = subprocess.run([str(a) for a in args], stdout=fh, stderr=subprocess.STDOUT, env=env)
+        r = subprocess.run(hicdiff(*args[1:]) if args[0] == "hicdiff" else [str(a) for a in args], stdout=fh,
+                           stderr=subprocess.STDOUT, env=env)
     if r.returncode:
         sys.exit(f"failed ({r.returncode}): {' '.join(map(str, args))}; see {log}")
     return time.perf_counter() - t
@@ -57,12 +60,9 @@ def lee_files(which: str) -> list[Path]:
     return [LEE / "cells" / n for n in names]
 
 
-def prepare(case: str, d: Path, log) -> dict:
-    """Load and split the case's cells; returns the evaluation band and what to add beside the general model."""
-    cells, inp, held = d / "cells.scool", d / "input.scool", d / "heldout.scool"
-    if inp.exists():
-        pass
-    elif case == "dipc200k":
+def load_and_split(case: str, cells: Path, inp: Path, held: Path, log) -> None:
+    """The case's cells loaded into ``cells`` and split into ``inp`` and ``held``."""
+    if case == "dipc200k":
         run(["hicdiff", "load", DATA / "dipc_gm12878_cell11" / "gm12878_11.clean.con.txt.gz", "--resolution",
              40000, "--chromsizes", DATA / "chromsizes" / "hg19.chrom.sizes", "-o", cells], log)
         run(["hicdiff", "split", cells, "--heldout-unit", 40000, "--resolution", 200000, "--seed", 0, "-o", inp,
@@ -76,6 +76,14 @@ def prepare(case: str, d: Path, log) -> dict:
         run(["hicdiff", "load", *lee_files(case), "--format", "contacts", "--resolution", 1_000_000,
              "--chromsizes", LEE / "hg19.chrom.sizes", "--labels", LEE / "cells.tsv", "-o", cells], log)
         run(["hicdiff", "split", cells, "--seed", 0, "-o", inp, held], log)
+
+
+def prepare(case: str, d: Path, log) -> dict:
+    """Load and split the case's cells (once); returns the evaluation band and what to add beside the general
+    model."""
+    cells, inp, held = d / "cells.scool", d / "input.scool", d / "heldout.scool"
+    if not inp.exists():
+        load_and_split(case, cells, inp, held, log)
     band = {"dipc200k": 32 * 200_000, "nagano100kb": 32 * 100_000}.get(case, 10_000_000)
     return {"input": inp, "heldout": held, "band": band, "pixels": case == "dipc200k",
             "scratch": case in ("lee20",), "scratch300": case == "lee60"}
@@ -115,11 +123,7 @@ def check(case: str, out: Path, minutes: float, scratch_minutes: float, threads:
         all300 = out / "lee300"
         all300.mkdir(exist_ok=True)
         if not (all300 / "input.scool").exists():
-            run(["hicdiff", "load", *lee_files("all"), "--format", "contacts", "--resolution", 1_000_000,
-                 "--chromsizes", LEE / "hg19.chrom.sizes", "--labels", LEE / "cells.tsv", "-o",
-                 all300 / "cells.scool"], log)
-            run(["hicdiff", "split", all300 / "cells.scool", "--seed", 0, "-o", all300 / "input.scool",
-                 all300 / "heldout.scool"], log)
+            load_and_split("all", all300 / "cells.scool", all300 / "input.scool", all300 / "heldout.scool", log)
         impute("scratch300", train("scratch300", all300 / "input.scool", "--max-time", scratch_minutes))
     rwr = d / "rwr.scool"
     if not rwr.exists():

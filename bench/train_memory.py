@@ -21,13 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _cli import hicdiff
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def hicdiff(*args) -> list[str]:
-    """The ``hicdiff`` command of this Python's environment, as a user runs it."""
-    exe = Path(sys.executable).with_name("hicdiff")
-    return [str(exe) if exe.exists() else "hicdiff", *map(str, args)]
 
 
 def thinned_copies(scool, output, copies: int, keep: float = 0.8) -> None:

@@ -343,16 +343,15 @@ def _accelerator(device: str) -> str:
     return "gpu" if device == "cuda" else "cpu"
 
 
-def _init_model(init, cfg: TrainConfig, data: "CellsDataModule") -> Denoiser:
+def _init_model(init, model: Denoiser, init_layout, cfg: TrainConfig, data: "CellsDataModule") -> Denoiser:
     """The model to fine-tune: the weights of checkpoint ``init`` with the band of ``cfg`` (a portable
     network's weights do not depend on it); a per-locus embedding is kept only where the new cells have the
-    same layout (else dropped, with a message)."""
-    model = data.init_model
+    same layout (else dropped, with a message). ``model``, ``init_layout``: as loaded from ``init``."""
     layout = data.store.layout
     state = model.state_dict()
     kw = {**model.cfg.to_dict(), "max_diag": cfg.max_diag}
     if model.cfg.n_loci and (len(data.stores) > 1 or layout.n_loci != model.cfg.n_loci
-                             or layout.resolution != data.init_layout.resolution):
+                             or layout.resolution != init_layout.resolution):
         log.warning("%s has a per-locus embedding for another layout; fine-tuning without it", init)
         state = {k: v for k, v in state.items() if not k.startswith("locus.")}
         kw["n_loci"] = 0
@@ -442,8 +441,7 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
     data = CellsDataModule(scools, cfg, tokenizer=tokenizer)
     data.setup("fit")
     if init is not None:
-        data.init_model, data.init_layout = init_model, init_layout
-        model = _init_model(init, cfg, data)
+        model = _init_model(init, init_model, init_layout, cfg, data)
     else:
         model = Denoiser(cfg.model_config(data.store.layout.n_loci))
     module = DiffusionModule(model, data.tokenizer, cfg)
