@@ -8,7 +8,8 @@ Plain torch functions, independent of the network (DESIGN §3):
   probability ``t``;
 - :func:`diffusion_loss` is the continuous-time ELBO of MDLM: cross-entropy on masked entries weighted by
   ``1/t``, averaged per valid entry; the network's logits cover value classes only, so MASK gets no mass;
-- :func:`unmask_step` is one step of the reverse process (low-confidence remasking, as in MaskGIT/LLaDA).
+- :func:`unmask_step` is one step of the reverse process (low-confidence remasking, as in MaskGIT/LLaDA);
+  :func:`remask` is ReMDM's corrector (committed entries put back to MASK and redrawn).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def masked_cross_entropy(logits, target, masked) -> torch.Tensor:
 
 
 def unmask_step(logits: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor, n_reveal: torch.Tensor,
-                temperature: float = 1.0, generator=None):
+                temperature: float = 1.0, generator=None, values: torch.Tensor | None = None):
     """One reverse step: reveal the ``n_reveal[b]`` most confident masked entries, each drawn from its
     predicted distribution; the rest stay masked.
 
@@ -92,7 +93,9 @@ def unmask_step(logits: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor
     the rarer, larger counts and pull samples towards zero.
 
     ``logits``: ``(B, L, K)``; ``tokens``/``masked``: ``(B, L)``; ``n_reveal``: ``(B,)`` int.
-    Returns the new ``(tokens, masked)``.
+    Returns the new ``(tokens, masked)``; with ``values`` (``(K,)``, each class's count) also ``(revealed,
+    expected)``: the entries revealed now and every entry's expected count under this step's distribution
+    (what a Rao-Blackwellised sample keeps instead of the draw).
     """
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     flat = probs.reshape(-1, probs.shape[-1])
@@ -102,4 +105,17 @@ def unmask_step(logits: torch.Tensor, tokens: torch.Tensor, masked: torch.Tensor
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
     reveal = masked & (rank < n_reveal.view(-1, 1))
-    return torch.where(reveal, draw, tokens), masked & ~reveal
+    out = torch.where(reveal, draw, tokens), masked & ~reveal
+    if values is None:
+        return out
+    return (*out, reveal, probs @ values)
+
+
+def remask(masked: torch.Tensor, valid: torch.Tensor, share: float, generator=None) -> torch.Tensor:
+    """The corrector of ReMDM (Wang et al. 2025): put a random ``share`` of the committed (valid, unmasked)
+    entries back to MASK, so that the next step redraws them given everything committed since.
+    ``masked``/``valid``: ``(B, L)`` bool. Returns the new ``masked``."""
+    if share <= 0:
+        return masked
+    u = torch.rand(masked.shape, generator=generator, device=masked.device)
+    return masked | (valid & ~masked & (u < share))

@@ -27,7 +27,7 @@ import torch
 from hicdiff._cellmaps import cell_bands, max_diagonal
 from hicdiff.band import valid_mask, window_starts
 from hicdiff.checkpoint import load_checkpoint, resolve_model
-from hicdiff.diffusion import unmask_step
+from hicdiff.diffusion import remask, unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
 from hicdiff.progress import Progress
@@ -339,31 +339,51 @@ class Imputer:
         return (probs @ self.values).masked_fill(~valid, 0.0).cpu().numpy()
 
     @torch.inference_mode()
-    def _sample_batch(self, jobs, bands, depths, depth_ratio, steps, generator):
+    def _sample_batch(self, jobs, bands, depths, depth_ratio, steps, generator, remask_share=0.0):
+        """One draw of the reverse process for each window: ``(drawn, expected)`` counts, each ``(B, W, Dp)``.
+
+        ``drawn`` holds the committed classes' values; ``expected`` each entry's expected count under the
+        distribution it was committed from (given the entries committed before it): a Rao-Blackwellised draw,
+        whose mean over draws is the same in expectation but far less noisy. With one step it is mean mode.
+        ``remask_share``: ReMDM's corrector, that share of committed entries put back to MASK at each later
+        step and redrawn."""
         observed, valid, locus, depth, ratio = self._inputs(jobs, bands, depths, depth_ratio)
         b = observed.shape[0]
-        target = torch.where(valid, torch.full_like(observed, self.tokenizer.mask_id), observed)
+        mask_id = self.tokenizer.mask_id
+        target = torch.where(valid, torch.full_like(observed, mask_id), observed)
         masked = valid.clone()
+        expected = torch.zeros(valid.shape, dtype=torch.float32, device=self.device)
+        flat_valid = valid.view(b, -1)
         for s in range(steps):
+            if s > 0 and remask_share > 0:
+                masked = remask(masked.view(b, -1), flat_valid, remask_share, generator).view_as(masked)
+                target = torch.where(masked, torch.full_like(target, mask_id), target)
             left = masked.view(b, -1).sum(1)
             n_reveal = torch.ceil(left / (steps - s)).long()
             logits = self._forward(observed, target, locus, depth, ratio)
-            tok, m = unmask_step(logits.view(b, -1, logits.shape[-1]), target.view(b, -1), masked.view(b, -1),
-                                 n_reveal, generator=generator)
+            tok, m, revealed, mean = unmask_step(logits.view(b, -1, logits.shape[-1]), target.view(b, -1),
+                                                 masked.view(b, -1), n_reveal, generator=generator,
+                                                 values=self.values)
+            expected = torch.where(revealed.view_as(expected), mean.view_as(expected), expected)
             target, masked = tok.view_as(target), m.view_as(masked)
         target = torch.where(valid, target, torch.zeros_like(target))
-        return (self.values[target]).masked_fill(~valid, 0.0).cpu().numpy()
+        drawn = self.values[target].masked_fill(~valid, 0.0)
+        return drawn.cpu().numpy(), expected.masked_fill(~valid, 0.0).cpu().numpy()
 
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
-                    steps=8, seed=0, transform=None, max_distance="auto"):
+                    steps=8, seed=0, transform=None, max_distance="auto", sample_values="expected",
+                    remask=0.0):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
         function ``(name, bands) -> bands``, changes each cell's observed bands first (:mod:`hicdiff.embed`
         thins cells with it). ``max_distance``: which pixels (:meth:`diagonals`; by default, as
         :func:`impute_scool`, whole chromosomes where they are small enough, else the model's band).
+        ``sample_values`` (sample mode): ``"expected"``, each draw's Rao-Blackwellised values (every entry's
+        expected count given what was committed before it), or ``"drawn"``, the discrete draws; the standard
+        deviation is always that of the discrete draws. ``remask``: ReMDM's corrector share (0: none).
         """
-        check_options(mode, depth_ratio, samples, steps)
+        check_options(mode, depth_ratio, samples, steps, sample_values, remask)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         self._resolution = int(cells.resolution)
@@ -387,6 +407,8 @@ class Imputer:
         # sums over windows (and draws) per cell slot, allocated once and cleared for each group of cells
         total = [{c: np.zeros((n, diagonals[c]), np.float64) for c, n in shapes.items()}
                  for _ in range(min(chunk, len(names)))]
+        # sample mode: sum and sum of squares of the discrete draws (their spread is the uncertainty)
+        dsum = [{c: np.zeros_like(a) for c, a in t.items()} for t in total] if mode == "sample" else None
         sq = [{c: np.zeros_like(a) for c, a in t.items()} for t in total] if mode == "sample" else None
         for lo in range(0, len(names), chunk):
             group = names[lo: lo + chunk]
@@ -399,30 +421,34 @@ class Imputer:
                 bands = [transform(n, b) for n, b in zip(group, bands)]
             depths = [sum(float(b[:, :band].sum(dtype=np.float64)) for b, _ in cell.values()) for cell in bands]
             jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride, diagonals)]
-            for acc in (total[: len(group)] + (sq[: len(group)] if sq else [])):
+            for acc in (total[: len(group)] + (sq[: len(group)] + dsum[: len(group)] if sq else [])):
                 for a in acc.values():
                     a.fill(0)
             for rep in range(reps):
                 for batch in self._batches(jobs):
                     if mode == "mean":
                         out = _on_model_thread(self._mean_batch, batch, bands, depths, depth_ratio)
+                        drawn = None
                     else:
-                        out = _on_model_thread(self._sample_batch, batch, bands, depths, depth_ratio, steps,
-                                               generator)
-                    for j, o in zip(batch, out):
+                        drawn, expected = _on_model_thread(self._sample_batch, batch, bands, depths,
+                                                           depth_ratio, steps, generator, remask)
+                        out = expected if sample_values == "expected" else drawn
+                    for k, (j, o) in enumerate(zip(batch, out)):
                         stop = min(j.start + j.rows, shapes[j.chrom])
                         width = min(diagonals[j.chrom], j.diags)
-                        val = o[: stop - j.start, :width]
-                        total[j.cell][j.chrom][j.start:stop, :width] += val
-                        if sq:
-                            sq[j.cell][j.chrom][j.start:stop, :width] += val * val
+                        rows = slice(j.start, stop)
+                        total[j.cell][j.chrom][rows, :width] += o[: stop - j.start, :width]
+                        if drawn is not None:
+                            d = drawn[k][: stop - j.start, :width]
+                            dsum[j.cell][j.chrom][rows, :width] += d
+                            sq[j.cell][j.chrom][rows, :width] += d * d
             for k, name in enumerate(group):
                 res = CellImputation(name)
                 for c in chroms:
                     res.bands[c] = np.divide(total[k][c], n_draws[c], dtype=np.float32)
                     res.diag0[c] = bands[k][c][1]
                     if mode == "sample":
-                        mean = total[k][c] / n_draws[c]
+                        mean = dsum[k][c] / n_draws[c]
                         var = np.maximum(sq[k][c] / n_draws[c] - mean * mean, 0.0)
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
@@ -435,7 +461,11 @@ class Imputer:
         return next(self.impute_many(cells.subset([name]), [name], chroms=chroms, **kwargs))
 
 
-def check_options(mode, depth_ratio, samples=1, steps=1) -> None:
+#: What sample mode writes per draw (``--sample-values``).
+SAMPLE_VALUES = ("expected", "drawn")
+
+
+def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected", remask=0.0) -> None:
     """Refuse imputation options out of range, before any cell is read."""
     if mode not in ("mean", "sample"):
         raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
@@ -443,12 +473,16 @@ def check_options(mode, depth_ratio, samples=1, steps=1) -> None:
         raise HicdiffError(f"--depth-ratio must be a positive finite number, got {depth_ratio}")
     if mode == "sample" and (int(samples) < 1 or int(steps) < 1):
         raise HicdiffError(f"--samples and --steps must be at least 1, got {samples} and {steps}")
+    if sample_values not in SAMPLE_VALUES:
+        raise HicdiffError(f"--sample-values {sample_values!r}: expected or drawn")
+    if not 0 <= float(remask) < 1:
+        raise HicdiffError(f"--remask must be at least 0 and below 1, got {remask}")
 
 
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
-                 max_distance="auto") -> dict:
+                 max_distance="auto", sample_values="expected", remask=0.0) -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
@@ -456,9 +490,11 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     of each chromosome where chromosomes are small enough (:data:`WHOLE_MAX_BINS`; 1 Mb and 500 kb), else the
     model's band. The file's metadata says which (``parameters.pixels``, ``parameters.whole_chromosomes``).
 
+    ``sample_values`` and ``remask``: as :meth:`Imputer.impute_many` (sample mode).
+
     Returns a summary: cells written, seconds, seconds per cell.
     """
-    check_options(mode, depth_ratio, samples, steps)
+    check_options(mode, depth_ratio, samples, steps, sample_values, remask)
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
                                              stride=stride, split_unit=split_unit)
     cs = open_cells(inputs, cells=cells)
@@ -477,7 +513,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
               "model_max_distance_bp": imp.cfg.max_diag * int(cs.resolution), "stride": imp.stride,
               "split_unit": imp.split_unit}
     if mode == "sample":
-        params.update(samples=samples, steps=steps, seed=seed)
+        params.update(samples=samples, steps=steps, seed=seed, sample_values=sample_values, remask=remask)
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -503,7 +539,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     bar = Progress(len(todo), "imputed", unit="cells", logger=log)
     try:
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
-                                   samples=samples, steps=steps, seed=seed, max_distance=diagonals):
+                                   samples=samples, steps=steps, seed=seed, max_distance=diagonals,
+                                   sample_values=sample_values, remask=remask):
             meta_cell = cs.cell_metadata(res.name)
             writers[0].add(res.name, res.pixels(cs, layout=layout), meta_cell)
             if uncertainty:

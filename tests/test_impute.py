@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from hicdiff.cli import cli
 from hicdiff.config import load_config
+from hicdiff.errors import HicdiffError
 from hicdiff.impute import SCALE, Imputer, impute_scool
 from hicdiff.io import open_cells
 from hicdiff.metrics import heldout_gain
@@ -194,3 +195,42 @@ def test_per_cell_cool_inputs(trained, tmp_path):
     r = CliRunner().invoke(cli, ["impute", *uris, "--model", trained["model"], "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert sorted(open_cells(str(out)).names) == sorted(names)
+
+
+# -- sample mode: Rao-Blackwellised draws, discrete draws and the ReMDM corrector ---------------------------
+
+
+def _first_cell(trained, **kw):
+    imp = Imputer.from_checkpoint(trained["model"], device="cpu")
+    cells = open_cells(trained["input"])
+    return imp.impute_cell(cells, cells.names[0], chroms=["chr19"], max_distance="band", **kw).bands["chr19"], imp
+
+
+def test_one_step_expected_sample_is_mean_mode(trained):
+    mean, imp = _first_cell(trained)
+    cells = open_cells(trained["input"])
+    one = imp.impute_cell(cells, cells.names[0], chroms=["chr19"], max_distance="band", mode="sample", samples=2,
+                          steps=1, seed=4)
+    assert np.allclose(one.bands["chr19"], mean, rtol=1e-4, atol=1e-6)
+    # the uncertainty is the spread of the discrete draws, not of the (identical) expected values
+    assert one.std["chr19"].max() > 0
+
+
+def test_drawn_values_are_class_values_and_noisier_than_expected(trained):
+    mean, imp = _first_cell(trained)
+    drawn, _ = _first_cell(trained, mode="sample", samples=1, steps=4, seed=2, sample_values="drawn")
+    first = drawn[: imp.cfg.window_rows // 2]     # rows of one window (the last window overlaps and averages)
+    assert set(np.round(np.unique(first), 4)) <= set(np.round(imp.values.numpy(), 4))
+    expected, _ = _first_cell(trained, mode="sample", samples=1, steps=4, seed=2)
+    assert np.mean((expected - mean) ** 2) < 0.5 * np.mean((drawn - mean) ** 2)
+
+
+def test_remask_changes_draws_and_options_are_checked(trained):
+    opts = dict(mode="sample", samples=1, steps=4, seed=2, sample_values="drawn")
+    a, _ = _first_cell(trained, **opts)
+    b, _ = _first_cell(trained, **opts, remask=0.3)
+    assert not np.array_equal(a, b)
+    with pytest.raises(HicdiffError, match="remask"):
+        _first_cell(trained, mode="sample", samples=1, steps=2, remask=1.0)
+    with pytest.raises(HicdiffError, match="sample-values"):
+        _first_cell(trained, mode="sample", samples=1, steps=2, sample_values="median")

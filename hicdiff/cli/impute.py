@@ -59,8 +59,15 @@ class MaxDistance(click.ParamType):
                    "out whole at the cells' own resolution (hicdiff split --heldout-unit equal to the "
                    "resolution). For units finer than the pixels (40 kb units in 200 kb pixels), contacts "
                    "scores better (docs/models.md).")
+@click.option("--sample-values", type=click.Choice(["expected", "drawn"]), default="expected", show_default=True,
+              help="sample mode: expected writes the mean over draws of each entry's expected count given what "
+                   "its draw had committed before it (Rao-Blackwellised, far less noisy); drawn the mean of the "
+                   "discrete draws. --uncertainty is the spread of the discrete draws either way.")
+@click.option("--remask", type=_options.FiniteFloat(min=0, max=1, max_open=True), default=0.0, show_default=True,
+              help="sample mode: share of committed entries put back to MASK and redrawn at each step after the "
+                   "first (ReMDM's corrector; 0: none).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
-            threads, batch_size, stride, seed, resume, max_distance, predict):
+            threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -75,5 +82,5 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         samples=samples, steps=steps, uncertainty=uncertainty, cells=read_cell_names(cells),
         chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
         stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0,
-        max_distance=max_distance)
+        max_distance=max_distance, sample_values=sample_values, remask=remask)
     click.echo(json.dumps(summary))
