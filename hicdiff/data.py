@@ -213,10 +213,15 @@ class WindowSampler(torch.utils.data.IterableDataset):
     of windows; rank 0 draws the stream of a single device.
     """
 
-    def __init__(self, stores, cells, window_rows: int, batch_size: int, seed: int, rank: int = 0):
+    def __init__(self, stores, cells, window_rows: int, batch_size: int, seed: int, rank: int = 0,
+                 priors=None):
         super().__init__()
         if isinstance(stores, BandStore):
             stores, cells = [stores], [cells]
+            priors = None if priors is None else [priors]
+        # a hicdiff.guidance.StorePools per store: batches then carry each window's prior (``prior``,
+        # ``prior_depth``), its cell's label pool less the cell itself
+        self.priors = priors
         self.stores = list(stores)
         self.cells = [torch.as_tensor(np.asarray(c, dtype=np.int64)) for c in cells]
         self.window_rows = window_rows
@@ -237,9 +242,13 @@ class WindowSampler(torch.utils.data.IterableDataset):
         cells = self.cells[k][torch.randint(len(self.cells[k]), (self.batch_size,), generator=g)]
         counts, valid = store.gather(cells, first[idx], end[idx], self.window_rows)
         n = self.batch_size
-        return {"counts": counts, "valid": valid, "locus_start": locus[idx],
-                "depth": store.depth[cells].float(), "entries": torch.full((n,), float(store.entries)),
-                "resolution": torch.full((n,), float(store.resolution)), "cell": cells}
+        batch = {"counts": counts, "valid": valid, "locus_start": locus[idx],
+                 "depth": store.depth[cells].float(), "entries": torch.full((n,), float(store.entries)),
+                 "resolution": torch.full((n,), float(store.resolution)), "cell": cells}
+        if self.priors is not None:
+            batch["prior"], batch["prior_depth"] = self.priors[k].windows(
+                cells, first[idx], end[idx], self.window_rows, counts, store.depth[cells])
+        return batch
 
     def __iter__(self):
         while True:

@@ -43,6 +43,7 @@ class ModelConfig:
     mlp_ratio: int = 4
     dropout: float = 0.0
     portable: bool = True       # distance in bp, resolution in the context (False: checkpoints before 0.2)
+    prior: bool = False         # a prior-map channel (guidance by a bulk or cell-type map; absent = unconditional)
 
     @property
     def vocab_size(self) -> int:
@@ -114,6 +115,12 @@ class Denoiser(nn.Module):
         self.head = nn.Linear(cfg.width, e * cfg.n_classes)
         self.register_buffer("entry_offset", torch.arange(e) * v, persistent=False)
         self.apply(self._init)
+        # the prior channel: each tile's entries' prior features and a flag saying a prior is given; zero at
+        # first, so that a network given the channel to fine-tune starts as the unconditional one it was
+        self.prior = nn.Linear(e + 1, cfg.width) if cfg.prior else None
+        if self.prior is not None:
+            nn.init.zeros_(self.prior.weight)
+            nn.init.zeros_(self.prior.bias)
 
     @staticmethod
     def _init(m):
@@ -138,7 +145,8 @@ class Denoiser(nn.Module):
         feats = torch.cat([x[..., None], torch.sin(ang), torch.cos(ang)], dim=-1)
         return self.distance(feats.to(self.distance[0].weight.dtype))
 
-    def forward(self, observed, target, locus_start, log_depth, depth_ratio, resolution=None, split_unit=None):
+    def forward(self, observed, target, locus_start, log_depth, depth_ratio, resolution=None, split_unit=None,
+                prior=None):
         """Per-entry logits ``(B, W, Dp, K)``.
 
         Parameters
@@ -157,6 +165,9 @@ class Denoiser(nn.Module):
             Bin size in bp (portable networks only).
         split_unit : Tensor ``(B,)``, optional
             What the target is: 0 (default) contacts held out one by one, 1 whole pixels held out.
+        prior : Tensor ``(B, W, Dp)``, optional
+            Per-entry prior features (:func:`hicdiff.guidance.prior_features`; NaN in every entry of a window:
+            no prior for it). ``None``: no prior for any window (the unconditional network).
         """
         c = self.cfg
         b, w, d = observed.shape
@@ -177,6 +188,11 @@ class Denoiser(nn.Module):
         if self.locus is not None:
             idx = (locus_start.view(-1, 1) + torch.arange(rows, device=x.device)).clamp(max=c.n_loci - 1)
             x = x + self.locus(idx)[:, :, None]
+        if self.prior is not None and prior is not None:
+            given = ~torch.isnan(prior[:, :1, :1]).view(b, 1, 1, 1)
+            f = self._tiles(torch.nan_to_num(prior.float(), nan=0.0))
+            f = torch.cat([f, given.expand(b, rows, cols, 1).float()], dim=-1)
+            x = x + self.prior(f.to(x.dtype))
         ctx = [log_depth.float(), torch.log(depth_ratio.float())]
         if c.portable:
             unit = torch.zeros(b, device=x.device) if split_unit is None else split_unit
