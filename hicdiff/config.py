@@ -32,6 +32,7 @@ class TrainConfig(ModelConfig):
     rho_high: float = 0.5
     t_one_fraction: float = 0.8         # share of windows trained fully masked (t = 1), DESIGN §3
     pixel_split_fraction: float = 0.0   # share of windows split by whole pixels instead of single contacts
+    region_mask_fraction: float = 0.0   # share of windows hiding a run of bins in the observed channel (infilling)
 
     # optimisation
     lr: float = 1e-3
@@ -103,6 +104,8 @@ class TrainConfig(ModelConfig):
             problems.append("need 0 < val_rho < 1")
         if not 0 <= self.pixel_split_fraction <= 1:
             problems.append("need 0 <= pixel_split_fraction <= 1")
+        if not 0 <= self.region_mask_fraction <= 1:
+            problems.append("need 0 <= region_mask_fraction <= 1")
         if not 0 <= self.t_one_fraction <= 1:
             problems.append("need 0 <= t_one_fraction <= 1")
         if not self.val_t or any(not 0 < t <= 1 for t in self.val_t):

@@ -9,10 +9,14 @@ Plain torch functions, independent of the network (DESIGN §3):
 - :func:`diffusion_loss` is the continuous-time ELBO of MDLM: cross-entropy on masked entries weighted by
   ``1/t``, averaged per valid entry; the network's logits cover value classes only, so MASK gets no mass;
 - :func:`unmask_step` is one step of the reverse process (low-confidence remasking, as in MaskGIT/LLaDA);
-  :func:`remask` is ReMDM's corrector (committed entries put back to MASK and redrawn).
+  :func:`remask` is ReMDM's corrector (committed entries put back to MASK and redrawn);
+- :func:`hide_bins` hides a run of bins from the observed channel, training the network to infill masked
+  regions (:mod:`hicdiff.regions`).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -119,3 +123,25 @@ def remask(masked: torch.Tensor, valid: torch.Tensor, share: float, generator=No
         return masked
     u = torch.rand(masked.shape, generator=generator, device=masked.device)
     return masked | (valid & ~masked & (u < share))
+
+
+def hide_bins(valid: torch.Tensor, fraction: float, generator=None) -> torch.Tensor:
+    """Training for infilling (``hicdiff impute --mask-regions``): in a share ``fraction`` of windows, a run of
+    bins hidden from the observed channel, as :mod:`hicdiff.regions` hides a masked region.
+
+    ``valid``: ``(B, W, Dp)`` bool, row ``i``, column ``d - 1`` = pixel ``(i, i + d)`` of the window. A run's
+    length is log-uniform in ``1..W/2`` bins (a few bins to a large deletion), its start uniform among the
+    positions where it overlaps the window's rows; every entry whose row bin or column bin ``i + d`` lies in
+    it is hidden. Returns ``hidden``, bool of ``valid``'s shape (False wherever ``valid`` is)."""
+    b, w, dp = valid.shape
+    dev = valid.device
+    on = torch.rand(b, generator=generator, device=dev) < fraction
+    longest = max(1, w // 2)
+    length = torch.exp(torch.rand(b, generator=generator, device=dev) * math.log(longest + 1)).floor()
+    length = length.clamp(1, longest)
+    start = (torch.rand(b, generator=generator, device=dev) * (w + length - 1)).floor() - (length - 1)
+    start, stop = start.view(-1, 1, 1), (start + length).view(-1, 1, 1)
+    row = torch.arange(w, device=dev).view(1, -1, 1)
+    col = row + torch.arange(1, dp + 1, device=dev).view(1, 1, -1)
+    hidden = ((row >= start) & (row < stop)) | ((col >= start) & (col < stop))
+    return hidden & valid & on.view(-1, 1, 1)

@@ -31,9 +31,10 @@ from hicdiff.diffusion import remask, unmask_step
 from hicdiff.errors import HicdiffError
 from hicdiff.io import CellSet, ScoolWriter, open_cells
 from hicdiff.progress import Progress
+from hicdiff.regions import RegionMask
 from hicdiff.safety import disk_full_file
 from hicdiff.split import cell_rng
-from hicdiff.windows import band_entries, default_chromosomes, depth_feature, to_tokens, window
+from hicdiff.windows import band_entries, default_chromosomes, depth_feature, shown_depth, to_tokens, window
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ class Imputer:
         self.whole_rows = max(tr, min(int(whole_rows), self.cfg.window_rows) // tr * tr)
         self._resolution = layout.resolution
         self._entries = 1
+        self._hidden: list = []     # per cell of the current group: chromosome -> hidden pixels (masked regions)
         self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
         self.locus_offset = layout.locus_offset
 
@@ -309,13 +311,37 @@ class Imputer:
                         "imputation, or fine-tune it first (hicdiff train --init)", cells.source, res,
                         "-".join(str(r) for r in sorted({min(trained), max(trained)})))
 
+    def region_mask(self, regions, cells: CellSet) -> RegionMask | None:
+        """``regions`` (a BED path, :class:`~hicdiff.regions.Region` objects or a ready
+        :class:`~hicdiff.regions.RegionMask`) as a mask of ``cells``; warns when the model never learned to
+        infill (trained without ``region_mask_fraction``), saying how to fine-tune it for that."""
+        if regions is None or isinstance(regions, RegionMask):
+            return regions      # a ready mask was checked (and warned about) when it was made here
+        mask = RegionMask(regions, cells)
+        if not self.checkpoint.get("training", {}).get("region_mask_fraction"):
+            src = self.path or "this model"
+            log.warning("%s was not trained to infill masked regions (region_mask_fraction 0): it has never seen "
+                        "MASK among the observed contacts, and its imputation inside the regions may be poor. "
+                        "Fine-tune it first: hicdiff train CELLS.scool --init %s --region-mask-fraction 0.5 "
+                        "-o infill.ckpt (docs/imputation.md, 'Infilling masked regions')", src, src)
+        return mask
+
     def _inputs(self, jobs, bands, depths, depth_ratio):
         d = self._diagonals
         counts, valid = zip(*(window(bands[j.cell][j.chrom][0][:, : min(d[j.chrom], j.diags)], j.start, j.rows,
                                      j.diags) for j in jobs))
         counts = torch.from_numpy(np.stack(counts)).to(self.device)
         valid = torch.from_numpy(np.stack(valid)).to(self.device)
-        observed = to_tokens(counts, valid, self.tokenizer)
+        hidden = None
+        if any(self._hidden):
+            # masked regions reach the model as MASK in the observed channel, never as counts
+            hidden = np.zeros(valid.shape, bool)    # the windows of a batch share one shape
+            for k, j in enumerate(jobs):
+                h = self._hidden[j.cell].get(j.chrom)
+                if h is not None:
+                    hidden[k] = window(h[:, : min(d[j.chrom], j.diags)], j.start, j.rows, j.diags)[0] > 0
+            hidden = torch.from_numpy(hidden).to(self.device)
+        observed = to_tokens(counts, valid, self.tokenizer, hidden)
         # a model without a per-locus embedding ignores the locus index
         locus = torch.tensor([self.locus_offset.get(j.chrom, 0) + j.start // self.cfg.tile_rows for j in jobs],
                              device=self.device)
@@ -372,7 +398,7 @@ class Imputer:
 
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
                     steps=8, seed=0, transform=None, max_distance="auto", sample_values="expected",
-                    remask=0.0):
+                    remask=0.0, mask_regions=None):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
@@ -382,10 +408,13 @@ class Imputer:
         ``sample_values`` (sample mode): ``"expected"``, each draw's Rao-Blackwellised values (every entry's
         expected count given what was committed before it), or ``"drawn"``, the discrete draws; the standard
         deviation is always that of the discrete draws. ``remask``: ReMDM's corrector share (0: none).
+        ``mask_regions``: regions whose observed pixels are treated as missing and imputed from the rest of the
+        cell (a BED path, :class:`~hicdiff.regions.Region` objects or a :class:`~hicdiff.regions.RegionMask`).
         """
         check_options(mode, depth_ratio, samples, steps, sample_values, remask)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
+        regions = self.region_mask(mask_regions, cells)
         self._resolution = int(cells.resolution)
         self._diagonals = diagonals = self.diagonals(cells, chroms, max_distance)
         # the depth the model is told is counted over its own band, as in its training, whatever is imputed
@@ -419,7 +448,16 @@ class Imputer:
             bands = [cell_bands(cells, n, read, chroms, dtype=np.float32) for n in group]
             if transform is not None:
                 bands = [transform(n, b) for n, b in zip(group, bands)]
+            self._hidden = [{} for _ in group]
+            if regions is not None:
+                # masked regions: their pixels and main diagonal are zeroed, shown as MASK (_inputs) and left
+                # out of the depth the model is told (counted over the pixels it is shown)
+                hidden_entries = [0] * len(group)
+                for k, n in enumerate(group):
+                    self._hidden[k], hidden_entries[k] = regions.hide(n, bands[k], band)
             depths = [sum(float(b[:, :band].sum(dtype=np.float64)) for b, _ in cell.values()) for cell in bands]
+            if regions is not None:
+                depths = [shown_depth(c, 0.0, self._entries, e) for c, e in zip(depths, hidden_entries)]
             jobs = [j for k in range(len(group)) for j in self._jobs(k, shapes, stride, diagonals)]
             for acc in (total[: len(group)] + (sq[: len(group)] + dsum[: len(group)] if sq else [])):
                 for a in acc.values():
@@ -482,7 +520,7 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
-                 max_distance="auto", sample_values="expected", remask=0.0) -> dict:
+                 max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None) -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
@@ -491,6 +529,10 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     model's band. The file's metadata says which (``parameters.pixels``, ``parameters.whole_chromosomes``).
 
     ``sample_values`` and ``remask``: as :meth:`Imputer.impute_many` (sample mode).
+
+    ``mask_regions``: a BED file (or :class:`~hicdiff.regions.Region` objects) of regions whose observed pixels
+    are treated as missing and imputed from the rest of each cell (:mod:`hicdiff.regions`); the metadata
+    records them (``parameters.mask_regions``, and each cell's own in ``masked_regions``).
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
@@ -514,6 +556,9 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
               "split_unit": imp.split_unit}
     if mode == "sample":
         params.update(samples=samples, steps=steps, seed=seed, sample_values=sample_values, remask=remask)
+    regions = imp.region_mask(mask_regions, cs)
+    if regions is not None:
+        params["mask_regions"] = regions.to_dict()
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -540,8 +585,10 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     try:
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
                                    samples=samples, steps=steps, seed=seed, max_distance=diagonals,
-                                   sample_values=sample_values, remask=remask):
+                                   sample_values=sample_values, remask=remask, mask_regions=regions):
             meta_cell = cs.cell_metadata(res.name)
+            if regions is not None:
+                meta_cell["masked_regions"] = [r.to_list()[:3] for r in regions.of_cell(res.name)]
             writers[0].add(res.name, res.pixels(cs, layout=layout), meta_cell)
             if uncertainty:
                 writers[1].add(res.name, res.pixels(cs, "std", layout), meta_cell)

@@ -21,7 +21,8 @@ TINY = 1e-12
 # -- held-out log-likelihood ------------------------------------------------------------------------------
 
 
-def heldout_gain(model: np.ndarray, heldout: np.ndarray) -> tuple[float, float, float]:
+def heldout_gain(model: np.ndarray, heldout: np.ndarray, pixels: np.ndarray | None = None
+                 ) -> tuple[float, float, float]:
     """Held-out log-likelihood gain of one chromosome, in bits (sums, not yet per contact).
 
     Parameters
@@ -30,6 +31,9 @@ def heldout_gain(model: np.ndarray, heldout: np.ndarray) -> tuple[float, float, 
         Imputed map (any scale; negative values count as zero).
     heldout : array ``(N, D)``
         Held-out counts of the same pixels.
+    pixels : bool array ``(N, D)``, optional
+        Score only these pixels (the masked pixels of an infilling check): each diagonal is normalised over
+        its pixels among them (``n_d`` of them), the joint score over all of them.
 
     Returns
     -------
@@ -45,6 +49,8 @@ def heldout_gain(model: np.ndarray, heldout: np.ndarray) -> tuple[float, float, 
     """
     n, dmax = model.shape
     valid = valid_mask(n, dmax)
+    if pixels is not None:
+        valid &= pixels
     m = np.where(valid, np.maximum(model, 0.0), 0.0)
     h = np.where(valid, heldout, 0.0)
     n_d = valid.sum(axis=0)

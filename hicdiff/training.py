@@ -34,13 +34,13 @@ from lightning.pytorch.trainer.states import TrainerFn
 from hicdiff.checkpoint import save_checkpoint
 from hicdiff.config import TrainConfig
 from hicdiff.data import BandStore, ValidationSet, WindowSampler, distance_only_ce, split_cells
-from hicdiff.diffusion import (binomial_split, diffusion_loss, mask_tokens, masked_cross_entropy, pixel_split,
-                               sample_rho, sample_t)
+from hicdiff.diffusion import (binomial_split, diffusion_loss, hide_bins, mask_tokens, masked_cross_entropy,
+                               pixel_split, sample_rho, sample_t)
 from hicdiff.errors import HicdiffError
 from hicdiff.io import open_cells
 from hicdiff.model import Denoiser, ModelConfig
 from hicdiff.tokens import Tokenizer
-from hicdiff.windows import assembly_of, default_chromosomes, depth_feature, to_tokens
+from hicdiff.windows import assembly_of, default_chromosomes, depth_feature, shown_depth, to_tokens
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,16 @@ class DiffusionModule(L.LightningModule):
         t = sample_t(n, cfg.t_one_fraction, device=counts.device)
         noisy, masked = mask_tokens(x0, valid, t, tok.mask_id)
         depth = depth_feature((1 - rho) * batch["depth"], batch["entries"], self.model.cfg.portable)
-        logits = self.model(to_tokens(observed, valid, tok), noisy, batch["locus_start"], depth, rho / (1 - rho),
-                            batch["resolution"], unit)
+        hidden = None
+        if cfg.region_mask_fraction > 0:
+            # infilling (impute --mask-regions): a share of windows hide a run of bins in the observed channel
+            # (MASK tokens, left out of the depth); the target stays the held-out part, hidden pixels included
+            hidden = hide_bins(valid, cfg.region_mask_fraction)
+            depth = depth_feature(shown_depth((1 - rho) * batch["depth"], (observed * hidden).sum((1, 2)),
+                                              batch["entries"], hidden.sum((1, 2))),
+                                  batch["entries"], self.model.cfg.portable)
+        logits = self.model(to_tokens(observed, valid, tok, hidden), noisy, batch["locus_start"], depth,
+                            rho / (1 - rho), batch["resolution"], unit)
         return diffusion_loss(logits, x0, masked, valid, t)
 
     def configure_optimizers(self):

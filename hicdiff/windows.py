@@ -113,6 +113,16 @@ def depth_feature(contacts, entries, portable: bool) -> torch.Tensor:
     return torch.log10(c / torch.as_tensor(entries, dtype=torch.float32).clamp(min=1.0))
 
 
+def shown_depth(contacts, hidden_contacts, entries, hidden_entries):
+    """A cell's band contacts counted over the pixels the model is shown, scaled to the whole band: the
+    ``contacts - hidden_contacts`` of ``entries - hidden_entries`` pixels, times ``entries`` over those. The
+    density a portable model is told (:func:`depth_feature` with ``entries``) is then that of the shown pixels,
+    and hiding pixels (:mod:`hicdiff.regions`) does not make a cell look shallower. Floats or tensors."""
+    shown = entries - hidden_entries
+    shown = shown.clamp(min=1) if isinstance(shown, torch.Tensor) else max(shown, 1)
+    return (contacts - hidden_contacts) * entries / shown
+
+
 # (chromosome, length) -> assembly, for the checkpoint's record of what a model was trained on
 _KNOWN = {("1", 249250621): "hg19", ("19", 59128983): "hg19", ("22", 51304566): "hg19",
           ("X", 155270560): "hg19", ("1", 248956422): "hg38", ("19", 58617616): "hg38",
@@ -144,8 +154,12 @@ def window(band: np.ndarray, start: int, rows: int, padded_diags: int):
     return out, valid
 
 
-def to_tokens(counts: torch.Tensor, valid: torch.Tensor, tokenizer: Tokenizer) -> torch.Tensor:
-    """Class tokens of a count grid, PAD where ``valid`` is False."""
+def to_tokens(counts: torch.Tensor, valid: torch.Tensor, tokenizer: Tokenizer,
+              hidden: torch.Tensor | None = None) -> torch.Tensor:
+    """Class tokens of a count grid, PAD where ``valid`` is False; MASK where ``hidden`` (pixels treated as
+    missing, :mod:`hicdiff.regions`) is True and ``valid`` too."""
     edges = torch.as_tensor(tokenizer.edges, dtype=counts.dtype, device=counts.device)
     tok = torch.bucketize(counts, edges, right=True)
+    if hidden is not None:
+        tok = torch.where(hidden, torch.full_like(tok, tokenizer.mask_id), tok)
     return torch.where(valid, tok, torch.full_like(tok, tokenizer.pad_id))

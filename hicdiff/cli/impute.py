@@ -66,8 +66,14 @@ class MaxDistance(click.ParamType):
 @click.option("--remask", type=_options.FiniteFloat(min=0, max=1, max_open=True), default=0.0, show_default=True,
               help="sample mode: share of committed entries put back to MASK and redrawn at each step after the "
                    "first (ReMDM's corrector; 0: none).")
+@click.option("--mask-regions", type=click.Path(), default=None, metavar="REGIONS.bed",
+              help="Treat the observed contacts of these regions as missing and impute them from the rest of the "
+                   "cell (infilling): BED chrom, start, end and an optional 4th column naming the one cell a "
+                   "region applies to ('*' or none: every cell). Needs a model trained with "
+                   "--region-mask-fraction (docs/imputation.md).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
-            threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask):
+            threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask,
+            mask_regions):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -82,5 +88,5 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         samples=samples, steps=steps, uncertainty=uncertainty, cells=read_cell_names(cells),
         chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
         stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0,
-        max_distance=max_distance, sample_values=sample_values, remask=remask)
+        max_distance=max_distance, sample_values=sample_values, remask=remask, mask_regions=mask_regions)
     click.echo(json.dumps(summary))

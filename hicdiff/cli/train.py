@@ -46,6 +46,9 @@ OUTPUTS = None if _global_rank() == 0 else {}
 @click.option("--init", "init", metavar="MODEL",
               help="Fine-tune this checkpoint (a path, or `general` for the shipped model) instead of training "
                    f"from scratch; alone, it trains {FINETUNE['max_minutes']:g} minutes at lr {FINETUNE['lr']:g}.")
+@click.option("--region-mask-fraction", type=click.FloatRange(0, 1), metavar="F",
+              help="Share of training windows that hide a run of bins from the observed channel, so that the "
+                   "model learns to infill masked regions (hicdiff impute --mask-regions; docs/imputation.md).")
 @click.option("--devices", default="1", show_default=True, metavar="N|auto",
               help="Devices per node: GPUs with --device cuda, else CPU processes; `auto`: every GPU (1 on the "
                    "CPU).")
@@ -55,7 +58,7 @@ OUTPUTS = None if _global_rank() == 0 else {}
 @click.option("--num-nodes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Machines taking part, --devices processes each (under SLURM: srun, one task per device).")
 def command(cells, output, config, max_steps, max_time, device, seed, threads, chromosomes, max_distance,
-            batch_size, val_fraction, lr, init, devices, strategy, num_nodes):
+            batch_size, val_fraction, lr, init, region_mask_fraction, devices, strategy, num_nodes):
     """Train the conditional masked-diffusion denoiser on the cells of CELLS.scool.
 
     Several inputs (other datasets, assemblies, resolutions) train one model together; that needs a network
@@ -81,7 +84,8 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
         init = resolve_model(init)
         if not os.path.isfile(init):
             raise HicdiffError("no such model checkpoint", init)
-    overrides = {"seed": seed, "batch_size": batch_size, "val_fraction": val_fraction, "lr": lr}
+    overrides = {"seed": seed, "batch_size": batch_size, "val_fraction": val_fraction, "lr": lr,
+                 "region_mask_fraction": region_mask_fraction}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if chromosomes:
         overrides["chromosomes"] = [c.strip() for c in chromosomes.split(",") if c.strip()]
