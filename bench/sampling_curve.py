@@ -18,27 +18,11 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from hicdiff._cellmaps import cell_bands
+from _score import BAND_BP, heldout_bits, read_bands
 from hicdiff.impute import Imputer
 from hicdiff.io import open_cells
-from hicdiff.metrics import heldout_gain
-
-BAND_BP = 10_000_000     # hicdiff evaluate's default --max-distance
-
-
-def score(bands_of, held, names, dmax) -> float:
-    """Mean over cells of held-out bits per contact (diagonal normalisation), pixels ``0 < d <= dmax``."""
-    per_cell = []
-    for name in names:
-        gains, n = 0.0, 0.0
-        for c, h in held[name].items():
-            g, _, total = heldout_gain(bands_of[name][c][:, :dmax], h)
-            gains, n = gains + g, n + total
-        per_cell.append(gains / n)
-    return float(np.mean(per_cell))
 
 
 def main():
@@ -64,37 +48,40 @@ def main():
     dmax = BAND_BP // res
     imp = Imputer.from_checkpoint(model, device="auto", threads=a.threads)
     chroms = imp.chromosomes(inp)
-    held = {n: {c: b for c, (b, _) in cell_bands(heldout, n, dmax, chroms).items()} for n in names}
+    held = read_bands(heldout, names, dmax, chroms)
 
     def bands(**kw):
+        """Imputed bands (what ``sample_values`` chose) and the mean of the discrete draws, and seconds per cell."""
         t0 = time.perf_counter()
-        got = {r.name: r.bands for r in imp.impute_many(inp, names, chroms=chroms, max_distance="band", **kw)}
-        return got, (time.perf_counter() - t0) / len(names)
+        got, drawn = {}, {}
+        for r in imp.impute_many(inp, names, chroms=chroms, max_distance="band", **kw):
+            got[r.name], drawn[r.name] = r.bands, r.drawn
+        return got, drawn, (time.perf_counter() - t0) / len(names)
 
     rows = []
 
     def add(label, values, steps, samples, remask, got, sec):
         rows.append({"method": label, "values": values, "steps": steps, "samples": samples, "remask": remask,
-                     "heldout_bits": score(got, held, names, dmax), "seconds_per_cell": sec})
+                     "heldout_bits": heldout_bits(got, held, names, dmax), "seconds_per_cell": sec})
         r = rows[-1]
-        print(f"{label:8s} {values:9s} steps {steps:3d} samples {samples} remask {remask:.2f}: "
+        print(f"{label:6s} {values:9s} steps {steps:3d} samples {samples} remask {remask:.2f}: "
               f"{r['heldout_bits']:.4f} bits ({sec:.2f} s/cell)", flush=True)
 
-    got, sec = bands()
+    got, _, sec = bands()
     add("mean", "expected", 1, 1, 0.0, got, sec)
     rwr = open_cells(str(run / "eval" / "rwr.scool"))
-    rgot = {n: {c: b for c, (b, _) in cell_bands(rwr, n, dmax, chroms).items()} for n in names}
-    add("rwr", "-", 0, 0, 0.0, rgot, float("nan"))
+    add("rwr", "-", 0, 0, 0.0, read_bands(rwr, names, dmax, chroms), float("nan"))
+    # one run gives both estimates: the Rao-Blackwellised values and the mean of the same discrete draws
     for samples in map(int, a.samples.split(",")):
         for steps in map(int, a.steps.split(",")):
-            for values in ("expected", "drawn"):
-                got, sec = bands(mode="sample", samples=samples, steps=steps, seed=0, sample_values=values)
-                add("sample", values, steps, samples, 0.0, got, sec)
-    for share in map(float, a.remask.split(",")):
+            got, drawn, sec = bands(mode="sample", samples=samples, steps=steps, seed=0)
+            add("sample", "expected", steps, samples, 0.0, got, sec)
+            add("sample", "drawn", steps, samples, 0.0, drawn, sec)
+    for share in map(float, a.remask.split(",")) if a.remask else []:
         for steps in (4, 16):
-            for values in ("expected", "drawn"):
-                got, sec = bands(mode="sample", samples=4, steps=steps, seed=0, sample_values=values, remask=share)
-                add("sample", values, steps, 4, share, got, sec)
+            got, drawn, sec = bands(mode="sample", samples=4, steps=steps, seed=0, remask=share)
+            add("sample", "expected", steps, 4, share, got, sec)
+            add("sample", "drawn", steps, 4, share, drawn, sec)
     df = pd.DataFrame(rows)
     mean = df.loc[df.method == "mean", "heldout_bits"].iloc[0]
     df["share_of_mean"] = df["heldout_bits"] / mean

@@ -33,6 +33,9 @@ class TrainConfig(ModelConfig):
     t_one_fraction: float = 0.8         # share of windows trained fully masked (t = 1), DESIGN §3
     pixel_split_fraction: float = 0.0   # share of windows split by whole pixels instead of single contacts
     region_mask_fraction: float = 0.0   # share of windows hiding a run of bins in the observed channel (infilling)
+    prior_by: str | None = None         # train a prior channel: each cell's prior is the pool of the other training
+                                        # cells with its value in this metadata column ("all": every training cell)
+    prior_dropout: float = 0.3          # share of windows trained without their prior (classifier-free guidance)
 
     # optimisation
     lr: float = 1e-3
@@ -106,6 +109,8 @@ class TrainConfig(ModelConfig):
             problems.append("need 0 <= pixel_split_fraction <= 1")
         if not 0 <= self.region_mask_fraction <= 1:
             problems.append("need 0 <= region_mask_fraction <= 1")
+        if not 0 <= self.prior_dropout < 1:
+            problems.append("need 0 <= prior_dropout < 1")
         if not 0 <= self.t_one_fraction <= 1:
             problems.append("need 0 <= t_one_fraction <= 1")
         if not self.val_t or any(not 0 < t <= 1 for t in self.val_t):

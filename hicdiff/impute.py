@@ -29,6 +29,7 @@ from hicdiff.band import valid_mask, window_starts
 from hicdiff.checkpoint import load_checkpoint, resolve_model
 from hicdiff.diffusion import remask, unmask_step
 from hicdiff.errors import HicdiffError
+from hicdiff.guidance import guided, make_prior, prior_features
 from hicdiff.io import CellSet, ScoolWriter, open_cells
 from hicdiff.progress import Progress
 from hicdiff.regions import RegionMask
@@ -81,12 +82,14 @@ def resolve_device(device: str = "auto") -> torch.device:
 @dataclass
 class CellImputation:
     """One cell's imputed chromosomes: ``bands[chrom]`` is ``(N, D)`` expected counts, ``diag0[chrom]`` the
-    observed main diagonal, ``std[chrom]`` the per-pixel standard deviation over samples (``sample`` mode)."""
+    observed main diagonal, ``std[chrom]`` the per-pixel standard deviation over samples and ``drawn[chrom]``
+    the mean of the discrete draws (``sample`` mode; ``bands`` holds what ``sample_values`` chose)."""
 
     name: str
     bands: dict = field(default_factory=dict)
     diag0: dict = field(default_factory=dict)
     std: dict = field(default_factory=dict)
+    drawn: dict = field(default_factory=dict)
 
     def pixels(self, cells: CellSet, which: str = "mean", layout: "BandPixels | None" = None) -> pd.DataFrame:
         """Pixels with genome-wide bin ids: every band entry plus the observed main diagonal (``mean``), or
@@ -202,6 +205,8 @@ class Imputer:
         self._resolution = layout.resolution
         self._entries = 1
         self._hidden: list = []     # per cell of the current group: chromosome -> hidden pixels (masked regions)
+        self._priors: list = []     # per cell of the current group: (chromosome -> prior band, prior depth)
+        self.guidance = 1.0
         self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
         self.locus_offset = layout.locus_offset
 
@@ -349,19 +354,38 @@ class Imputer:
         ratio = torch.full((len(jobs),), float(depth_ratio), device=self.device)
         return observed, valid, locus, depth, ratio
 
-    def _forward(self, observed, target, locus, depth, ratio):
+    def _prior(self, jobs, depths, depth_ratio, valid):
+        """The prior channel of the windows (:mod:`hicdiff.guidance`), or ``None`` without a prior."""
+        if not self._priors:
+            return None
+        d = self._diagonals
+        counts = np.stack([window(self._priors[j.cell][0][j.chrom][:, : min(d[j.chrom], j.diags)], j.start, j.rows,
+                                  j.diags)[0] for j in jobs])
+        prior_depth = torch.tensor([self._priors[j.cell][1] for j in jobs], dtype=torch.float64)
+        target_depth = torch.tensor([float(depth_ratio) * depths[j.cell] for j in jobs], dtype=torch.float64)
+        return prior_features(torch.from_numpy(counts), prior_depth, target_depth, valid.cpu()).to(self.device)
+
+    def _forward(self, observed, target, locus, depth, ratio, prior=None):
+        """Logits of the windows; with a prior, guided: ``u + w (c - u)`` (``w`` = :attr:`guidance`)."""
         b = observed.shape[0]
         res = torch.full((b,), float(self._resolution), device=self.device)
         unit = torch.full((b,), float(self.split_unit), device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            return self.model(observed, target, locus, depth, ratio, res, unit).float()
+            if prior is None:
+                return self.model(observed, target, locus, depth, ratio, res, unit).float()
+            cond = self.model(observed, target, locus, depth, ratio, res, unit, prior).float()
+            if self.guidance == 1:
+                return cond
+            return guided(self.model(observed, target, locus, depth, ratio, res, unit).float(), cond,
+                          self.guidance)
 
     # -- the two modes -----------------------------------------------------------------------------------
     @torch.inference_mode()
     def _mean_batch(self, jobs, bands, depths, depth_ratio):
         observed, valid, locus, depth, ratio = self._inputs(jobs, bands, depths, depth_ratio)
+        prior = self._prior(jobs, depths, depth_ratio, valid)
         target = torch.where(valid, torch.full_like(observed, self.tokenizer.mask_id), observed)
-        probs = torch.softmax(self._forward(observed, target, locus, depth, ratio), dim=-1)
+        probs = torch.softmax(self._forward(observed, target, locus, depth, ratio, prior), dim=-1)
         return (probs @ self.values).masked_fill(~valid, 0.0).cpu().numpy()
 
     @torch.inference_mode()
@@ -374,6 +398,7 @@ class Imputer:
         ``remask_share``: ReMDM's corrector, that share of committed entries put back to MASK at each later
         step and redrawn."""
         observed, valid, locus, depth, ratio = self._inputs(jobs, bands, depths, depth_ratio)
+        prior = self._prior(jobs, depths, depth_ratio, valid)
         b = observed.shape[0]
         mask_id = self.tokenizer.mask_id
         target = torch.where(valid, torch.full_like(observed, mask_id), observed)
@@ -386,7 +411,7 @@ class Imputer:
                 target = torch.where(masked, torch.full_like(target, mask_id), target)
             left = masked.view(b, -1).sum(1)
             n_reveal = torch.ceil(left / (steps - s)).long()
-            logits = self._forward(observed, target, locus, depth, ratio)
+            logits = self._forward(observed, target, locus, depth, ratio, prior)
             tok, m, revealed, mean = unmask_step(logits.view(b, -1, logits.shape[-1]), target.view(b, -1),
                                                  masked.view(b, -1), n_reveal, generator=generator,
                                                  values=self.values)
@@ -398,7 +423,8 @@ class Imputer:
 
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
                     steps=8, seed=0, transform=None, max_distance="auto", sample_values="expected",
-                    remask=0.0, mask_regions=None):
+                    remask=0.0, mask_regions=None, prior=None, guide_label=None, label_column="cell_type",
+                    labels=None, guidance=1.0):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
@@ -410,6 +436,9 @@ class Imputer:
         deviation is always that of the discrete draws. ``remask``: ReMDM's corrector share (0: none).
         ``mask_regions``: regions whose observed pixels are treated as missing and imputed from the rest of the
         cell (a BED path, :class:`~hicdiff.regions.Region` objects or a :class:`~hicdiff.regions.RegionMask`).
+        ``prior`` (a bulk cooler) or ``guide_label`` (the pool of ``cells`` with that value in ``label_column``
+        of their metadata or of the TSV ``labels``, less the cell itself): guidance of a model trained with a
+        prior channel, with weight ``guidance`` (:mod:`hicdiff.guidance`).
         """
         check_options(mode, depth_ratio, samples, steps, sample_values, remask)
         chroms = self.chromosomes(cells, chroms)
@@ -421,6 +450,15 @@ class Imputer:
         band = self.cfg.max_diag
         self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
         read = max(band, *diagonals.values())
+        source = make_prior(cells, chroms, read, band, prior, guide_label, label_column, labels)
+        if source is not None and not self.cfg.prior:
+            raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
+                               "hicdiff train CELLS --init MODEL --prior-by COLUMN", self.path)
+        if not (np.isfinite(guidance) and guidance >= 0):
+            raise HicdiffError(f"--guidance must be a finite number of at least 0, got {guidance}")
+        self.guidance = float(guidance)
+        if source is not None:
+            log.info("guided by %s, weight %g", source.describe(), self.guidance)
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
         windows_per_cell = len(self._jobs(0, shapes, stride, diagonals))
@@ -449,6 +487,7 @@ class Imputer:
             if transform is not None:
                 bands = [transform(n, b) for n, b in zip(group, bands)]
             self._hidden = [{} for _ in group]
+            self._priors = [source.for_cell(n) for n in group] if source is not None else []
             if regions is not None:
                 # masked regions: their pixels and main diagonal are zeroed, shown as MASK (_inputs) and left
                 # out of the depth the model is told (counted over the pixels it is shown)
@@ -487,6 +526,7 @@ class Imputer:
                     res.diag0[c] = bands[k][c][1]
                     if mode == "sample":
                         mean = dsum[k][c] / n_draws[c]
+                        res.drawn[c] = mean.astype(np.float32)
                         var = np.maximum(sq[k][c] / n_draws[c] - mean * mean, 0.0)
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
@@ -520,7 +560,8 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
-                 max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None) -> dict:
+                 max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None, prior=None,
+                 guide_label=None, label_column="cell_type", labels=None, guidance=1.0) -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
@@ -533,6 +574,10 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     ``mask_regions``: a BED file (or :class:`~hicdiff.regions.Region` objects) of regions whose observed pixels
     are treated as missing and imputed from the rest of each cell (:mod:`hicdiff.regions`); the metadata
     records them (``parameters.mask_regions``, and each cell's own in ``masked_regions``).
+
+    ``prior`` (a bulk cooler at the cells' resolution) or ``guide_label`` (the pool of the input cells with
+    that value in ``label_column``, each cell less itself), with weight ``guidance``: guidance of a model
+    trained with a prior channel (:mod:`hicdiff.guidance`); the metadata records it (``parameters.prior``).
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
@@ -559,10 +604,17 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     regions = imp.region_mask(mask_regions, cs)
     if regions is not None:
         params["mask_regions"] = regions.to_dict()
+    source = make_prior(cs, chroms, max(imp.cfg.max_diag, *diagonals.values()), imp.cfg.max_diag, prior,
+                        guide_label, label_column, labels)
+    if source is not None:
+        if not imp.cfg.prior:
+            raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
+                               "hicdiff train CELLS --init MODEL --prior-by COLUMN", imp.path or str(model))
+        params.update(prior=source.describe(), guidance=float(guidance))
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    ins = [*ins, imp.path or str(model)]
+    ins = [*ins, imp.path or str(model), *([prior] if isinstance(prior, str) else [])]
     writers = [ScoolWriter(output, cs.bins, meta, float_counts=np.float32, inputs=ins, resume=resume,
                            keep_partial=True)]
     if uncertainty:
@@ -585,7 +637,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8,
     try:
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
                                    samples=samples, steps=steps, seed=seed, max_distance=diagonals,
-                                   sample_values=sample_values, remask=remask, mask_regions=regions):
+                                   sample_values=sample_values, remask=remask, mask_regions=regions,
+                                   prior=source, guidance=guidance):
             meta_cell = cs.cell_metadata(res.name)
             if regions is not None:
                 meta_cell["masked_regions"] = [r.to_list()[:3] for r in regions.of_cell(res.name)]

@@ -37,6 +37,7 @@ from hicdiff.data import BandStore, ValidationSet, WindowSampler, distance_only_
 from hicdiff.diffusion import (binomial_split, diffusion_loss, hide_bins, mask_tokens, masked_cross_entropy,
                                pixel_split, sample_rho, sample_t)
 from hicdiff.errors import HicdiffError
+from hicdiff.guidance import StorePools, drop_prior, prior_features
 from hicdiff.io import open_cells
 from hicdiff.model import Denoiser, ModelConfig
 from hicdiff.tokens import Tokenizer
@@ -96,8 +97,13 @@ class DiffusionModule(L.LightningModule):
             depth = depth_feature(shown_depth((1 - rho) * batch["depth"], (observed * hidden).sum((1, 2)),
                                               batch["entries"], hidden.sum((1, 2))),
                                   batch["entries"], self.model.cfg.portable)
+        prior = None
+        if "prior" in batch:
+            # guidance: the cell's label pool (less itself) at the held-out depth, dropped for a share of windows
+            prior = prior_features(batch["prior"], batch["prior_depth"], rho * batch["depth"], valid)
+            prior = drop_prior(prior, torch.rand(n, device=counts.device) >= cfg.prior_dropout)
         logits = self.model(to_tokens(observed, valid, tok, hidden), noisy, batch["locus_start"], depth,
-                            rho / (1 - rho), batch["resolution"], unit)
+                            rho / (1 - rho), batch["resolution"], unit, prior)
         return diffusion_loss(logits, x0, masked, valid, t)
 
     def configure_optimizers(self):
@@ -215,15 +221,33 @@ class CellsDataModule(L.LightningDataModule):
             ces.append(distance_only_ce(store, train_cells, val, self.tokenizer))
             weights.append(float(val.valid.sum()))
         self.val = ValidationSet.concat(vals)
+        self.pools = None
+        if cfg.prior_by:
+            self.pools = [self._pools(scool, store, cells)
+                          for scool, store, cells in zip(self.scools, self.stores, self.train_cells)]
         self.distance_only_ce = float(np.average(ces, weights=weights))
         log.info("%d input(s) loaded in %.1f s; validation: %d windows x %d values of t; distance-only CE at "
                  "t=1: %.4f nats per entry", len(self.stores), time.monotonic() - t0, len(self.val),
                  len(cfg.val_t), self.distance_only_ce)
 
+    def _pools(self, scool, store, train_cells) -> StorePools:
+        """The training priors of one input: its training cells pooled by ``prior_by`` (a column of the cells'
+        stored metadata, or ``all``)."""
+        groups = None
+        if self.cfg.prior_by != "all":
+            from hicdiff._cellmaps import cell_labels
+
+            labels = cell_labels(open_cells(scool), self.cfg.prior_by)
+            groups = labels.reindex(store.names).astype(str).tolist()
+        pools = StorePools(store, train_cells, groups)
+        log.info("priors of %s: the training cells pooled by %s (%s), each cell less its own contacts", scool,
+                 self.cfg.prior_by, ", ".join(pools.names))
+        return pools
+
     def train_dataloader(self):
         cfg = self.cfg
         sampler = WindowSampler(self.stores, self.train_cells, cfg.window_rows, cfg.batch_size, cfg.seed,
-                                rank=self.trainer.global_rank if self.trainer else 0)
+                                rank=self.trainer.global_rank if self.trainer else 0, priors=self.pools)
         return torch.utils.data.DataLoader(sampler, batch_size=None, num_workers=0)
 
     def val_dataloader(self):
@@ -357,7 +381,7 @@ def _init_model(init, model: Denoiser, init_layout, cfg: TrainConfig, data: "Cel
     same layout (else dropped, with a message). ``model``, ``init_layout``: as loaded from ``init``."""
     layout = data.store.layout
     state = model.state_dict()
-    kw = {**model.cfg.to_dict(), "max_diag": cfg.max_diag}
+    kw = {**model.cfg.to_dict(), "max_diag": cfg.max_diag, "prior": cfg.prior}
     if model.cfg.n_loci and (len(data.stores) > 1 or layout.n_loci != model.cfg.n_loci
                              or layout.resolution != init_layout.resolution):
         log.warning("%s has a per-locus embedding for another layout; fine-tuning without it", init)
@@ -365,7 +389,10 @@ def _init_model(init, model: Denoiser, init_layout, cfg: TrainConfig, data: "Cel
         kw["n_loci"] = 0
     if kw != model.cfg.to_dict():
         model = Denoiser(ModelConfig(**kw))
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # a prior channel added to a network without one starts at zero (hicdiff.guidance)
+        if unexpected or any(not k.startswith("prior.") for k in missing):
+            raise HicdiffError(f"cannot fine-tune {init}: its weights do not fit ({missing + unexpected})")
     return model.train()
 
 
@@ -423,7 +450,7 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
 
         from hicdiff.checkpoint import load_checkpoint
         init_model, tokenizer, init_layout, _ = load_checkpoint(init)
-        keep = {f.name for f in dc_fields(ModelConfig)} - {"max_diag", "n_loci", "dropout"}
+        keep = {f.name for f in dc_fields(ModelConfig)} - {"max_diag", "n_loci", "dropout", "prior"}
         for name in keep:
             setattr(cfg, name, getattr(init_model.cfg, name))
         if not init_model.cfg.portable and cfg.max_diag != init_model.cfg.max_diag:
@@ -431,6 +458,8 @@ def train(scool, output, cfg: TrainConfig, device: str = "auto", threads: int | 
                                f"({init_model.cfg.max_diag} diagonals), not {cfg.max_diag}")
         if init_model.cfg.n_loci == 0:
             cfg.locus_embedding = False
+    # a prior channel when training with priors, or kept (with its weights) from the model fine-tuned
+    cfg.prior = bool(cfg.prior_by) or bool(init_model is not None and init_model.cfg.prior)
     if len(scools) > 1 and cfg.locus_embedding:
         raise HicdiffError("several inputs need a network without a per-locus embedding: set "
                            "locus_embedding: false in the configuration")

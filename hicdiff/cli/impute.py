@@ -71,9 +71,21 @@ class MaxDistance(click.ParamType):
                    "cell (infilling): BED chrom, start, end and an optional 4th column naming the one cell a "
                    "region applies to ('*' or none: every cell). Needs a model trained with "
                    "--region-mask-fraction (docs/imputation.md).")
+@click.option("--prior", type=click.Path(), default=None, metavar="BULK.cool",
+              help="Guide by this bulk map (a .cool, or an .mcool holding the cells' resolution): a model trained "
+                   "with a prior channel (hicdiff train --prior-by) also sees it, scaled to each cell's depth.")
+@click.option("--guide-label", default=None, metavar="VALUE",
+              help="Guide by a cell type: the prior is the pool of the input cells labelled VALUE in "
+                   "--label-column (each cell less its own contacts).")
+@click.option("--label-column", default="cell_type", show_default=True, help="--guide-label: the label column.")
+@click.option("--labels", "labels_path", type=click.Path(), default=None,
+              help="--guide-label: TSV of cell labels (default: the labels stored with the cells).")
+@click.option("--guidance", type=_options.FiniteFloat(min=0), default=1.0, show_default=True,
+              help="Guidance weight w: logits u + w (c - u) of the model without (u) and with (c) the prior; "
+                   "1 the conditional model, 0 the prior ignored, above 1 the prior followed further.")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
-            threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask,
-            mask_regions):
+            threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask, mask_regions,
+            prior, guide_label, label_column, labels_path, guidance):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -88,5 +100,6 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         samples=samples, steps=steps, uncertainty=uncertainty, cells=read_cell_names(cells),
         chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
         stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0,
-        max_distance=max_distance, sample_values=sample_values, remask=remask, mask_regions=mask_regions)
+        max_distance=max_distance, sample_values=sample_values, remask=remask, mask_regions=mask_regions,
+        prior=prior, guide_label=guide_label, label_column=label_column, labels=labels_path, guidance=guidance)
     click.echo(json.dumps(summary))
