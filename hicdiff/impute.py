@@ -421,8 +421,8 @@ class Imputer:
         drawn = self.values[target].masked_fill(~valid, 0.0)
         return drawn.cpu().numpy(), expected.masked_fill(~valid, 0.0).cpu().numpy()
 
-    def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=8,
-                    steps=8, seed=0, transform=None, max_distance="auto", sample_values="expected",
+    def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=4,
+                    steps=4, seed=0, transform=None, max_distance="auto", sample_values="expected",
                     remask=0.0, mask_regions=None, prior=None, guide_label=None, label_column="cell_type",
                     labels=None, guidance=1.0):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
@@ -557,7 +557,7 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
         raise HicdiffError(f"--remask must be at least 0 and below 1, got {remask}")
 
 
-def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=8, steps=8, uncertainty=None,
+def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4, steps=4, uncertainty=None,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
                  max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None, prior=None,

@@ -34,8 +34,8 @@ class MaxDistance(click.ParamType):
               help="mean: expected counts in one pass; sample: reverse diffusion, mean of --samples draws.")
 @click.option("--depth-ratio", type=_options.FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
               help="r: impute what r times the cell's sequencing would show (1 = the cell's own depth).")
-@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True, help="Draws per cell (sample).")
-@click.option("--steps", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True, help="Draws per cell (sample).")
+@click.option("--steps", type=click.IntRange(min=1), default=4, show_default=True,
               help="Reverse-diffusion steps per draw (sample).")
 @click.option("--uncertainty", type=click.Path(), default=None,
               help="Also write the per-pixel standard deviation over draws here (sample mode).")
