@@ -8,6 +8,9 @@ rule baseline:
         f"{LOGS}/baseline/{{method}}.log",
     benchmark:
         f"{BENCH}/baseline/{{method}}.tsv"
+    params:
+        max_distance=baseline_max_distance(),
     shell:
         "rm -f {output:q}.partial; "
-        "hicdiff baseline {input:q} --method {wildcards.method} -o {output:q} > {log:q} 2>&1"
+        "hicdiff baseline {input:q} --method {wildcards.method} --max-distance {params.max_distance} "
+        "-o {output:q} > {log:q} 2>&1"

@@ -59,6 +59,21 @@ def dataset_inputs():
     return found
 
 
+def baseline_max_distance():
+    """--max-distance of the baselines: what hicdiff impute writes by default (docs/whole_chromosomes.md), so
+    that compartments of baselines and hicdiff come from the same pixels: whole chromosomes (the longest
+    chromosome's length) where every chromosome has at most 512 bins, else the 10 Mb band the report scores."""
+    ds = config["dataset"]
+    value = config["baselines_max_distance"]
+    if value != "auto":
+        return int(value)
+    sizes = [int(line.split()[1]) for line in open(data_path(ds["chromsizes"])) if line.strip()]
+    kept = [s for s in sizes if s >= 10 * int(ds["resolution"])] or sizes   # unplaced contigs never decide
+    if max(-(-s // int(ds["resolution"])) for s in kept) <= 512:
+        return max(sizes)
+    return 10_000_000
+
+
 def optional(flag, value):
     """``flag value`` (shell-quoted) when the config sets a value, else nothing."""
     return "" if value is None else f"{flag} {shlex.quote(str(value))}"
