@@ -25,6 +25,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import cooler
 import pandas as pd
 
 from _cli import hicdiff
@@ -47,6 +48,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=6.0, help="fine-tuning with the prior channel")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fraction", type=float, default=0.1, help="share of the input part kept (shallow cells)")
+    ap.add_argument("--bulk", default="../shared/data/bulk_gm12878_rao2014/gm12878_1_2_3.cool",
+                    help="a real bulk map as the prior too (scored on its chromosomes); '' to skip")
     a = ap.parse_args()
     run_dir, out = Path(a.run), Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,9 +98,36 @@ def main():
     results["raw shallow cell"] = read_bands(cells, names, dmax, chroms)
     rows = [{"method": k, "heldout_bits": heldout_bits(v, held, names, dmax), "cells": len(names)}
             for k, v in results.items()]
+    if a.bulk:
+        rows += bulk_rows(a.bulk, guided_imp, cells, names, held_cells, dmax)
     df = pd.DataFrame(rows)
     df.to_csv(out / "guidance.tsv", sep="\t", index=False, float_format="%.4f")
     print(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+def bulk_rows(bulk, imp, cells, names, held_cells, dmax) -> list[dict]:
+    """The same shallow cells guided by a real bulk map (every cell the same prior), on the bulk's
+    chromosomes only: unguided, guided (w = 1, 2), and the bulk alone."""
+    from hicdiff.guidance import BulkPrior
+
+    clr_chroms = [c for c in imp.chromosomes(cells) if c.removeprefix("chr") in
+                  {n.removeprefix("chr") for n in cooler.Cooler(bulk).chromnames}]
+    band = imp.cfg.max_diag
+    prior = BulkPrior(bulk, cells, clr_chroms, band, band)
+    held = read_bands(held_cells, names, dmax, clr_chroms)
+    out = []
+    for label, w in (("bulk chromosomes: prior model, unguided (w=0)", 0.0),
+                     ("bulk chromosomes: guided by bulk, w=1", 1.0), ("bulk chromosomes: guided by bulk, w=2", 2.0)):
+        got = {r.name: r.bands for r in imp.impute_many(cells, names, chroms=clr_chroms, max_distance="band",
+                                                         prior=prior, guidance=w)}
+        out.append({"method": label, "heldout_bits": heldout_bits(got, held, names, dmax), "cells": len(names)})
+    alone = {n: prior.bands for n in names}
+    out.append({"method": "bulk chromosomes: the bulk map alone", "heldout_bits": heldout_bits(alone, held, names,
+                                                                                             dmax),
+                "cells": len(names)})
+    out.append({"method": f"(bulk: {bulk}, chromosomes {', '.join(clr_chroms)})", "heldout_bits": float("nan"),
+                "cells": len(names)})
+    return out
 
 
 if __name__ == "__main__":
