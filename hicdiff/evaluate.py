@@ -12,6 +12,7 @@ pooled raw cells); reference metrics are computed at their common resolution.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,8 @@ class Evaluation:
     info: dict = field(default_factory=dict)
     # method ("reference" too), kind (cell: the example cell; pooled: the first group), chrom, start, E1
     compartments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # (hicdiff.calibration.Calibration, method) when a model and its input were given
+    calibration: tuple | None = None
 
 
 def method_names(paths) -> list[str]:
@@ -450,10 +453,14 @@ def parse_region(text: str):
 
 def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=None, reference_cells=None,
                    labels=None, label_column: str = "cell_type", params: EvalParams = EvalParams(),
-                   names=None, example_cell=None, example_region=None, embedding=None) -> Evaluation:
+                   names=None, example_cell=None, example_region=None, embedding=None, model=None,
+                   model_input=None, calibration_cells: int = 20, calibration_samples: int = 8) -> Evaluation:
     """Evaluate imputed ``.scool`` files and write the report folder (the ``hicdiff evaluate`` command).
 
     ``embedding``: a ``.h5ad`` from ``hicdiff embed``, whose separation and clusters the report adds.
+    ``model`` and ``model_input``: the checkpoint of a hicdiff imputation and the cells it imputed from; the
+    report adds the calibration of its predictive distribution (:mod:`hicdiff.calibration`) on
+    ``calibration_cells`` cells with ``calibration_samples`` draws each.
 
     Parameters
     ----------
@@ -501,6 +508,11 @@ def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=
     with blas_threads_for(held):
         ev = evaluate(dict(zip(method_names(imputed), imputed)), held, ref, cell_label, params, names,
                       example_cell, example_region)
+    if (model is None) != (model_input is None):
+        raise HicdiffError("calibration needs both --model and --input (the cells the model imputed from)")
+    if model is not None:
+        ev.calibration = _calibrate(ev, imputed, model, model_input, held, names, params, calibration_cells,
+                                    calibration_samples)
     emb = None
     if embedding is not None:
         from hicdiff.embed import embedding_summary
@@ -509,3 +521,26 @@ def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=
     with atomic_folder(output) as folder:  # a failed or interrupted write leaves no half report
         write_report(ev, folder, emb)
     return ev
+
+
+def _calibrate(ev, imputed, model, model_input, held, names, params, cells, samples):
+    """Calibration of ``model``'s forecast, as metrics of the method whose imputed file it made (its
+    metadata's ``model``), or of a row named after the model; NaN for every other method."""
+    from hicdiff.calibration import calibration
+    from hicdiff.checkpoint import resolve_model
+
+    cal = calibration(model, model_input, held, names=names, max_cells=cells,
+                      max_distance_bp=params.max_distance, samples=samples)
+    target = os.path.realpath(resolve_model(model))
+    method = None
+    for name, path in zip(method_names(imputed), imputed):
+        made_by = file_metadata(str(path).split("::")[0]).get("model")
+        if isinstance(made_by, str) and os.path.realpath(resolve_model(made_by)) == target:
+            method = name
+            break
+    if method is None:
+        method = f"model {Path(str(model)).name}"
+        ev.summary = pd.concat([ev.summary, pd.DataFrame({"method": [method]})], ignore_index=True)
+    for k, v in cal.metrics.items():
+        ev.summary[k] = np.where(ev.summary["method"] == method, v, np.nan)
+    return cal, method

@@ -538,6 +538,55 @@ class Imputer:
         name = name or cells.names[0]
         return next(self.impute_many(cells.subset([name]), [name], chroms=chroms, **kwargs))
 
+    # -- the predictive distribution (hicdiff.calibration) ----------------------------------------------
+    def _over_band(self, cells: CellSet, name, chroms, fn):
+        """``fn(batch, bands, depths)`` over the windows of one cell's band (the model's own, no overlap
+        averaging: a row is taken from the last window that holds it); chromosome -> stacked outputs."""
+        chroms = self.chromosomes(cells, chroms)
+        self.check(cells, chroms)
+        self._resolution = int(cells.resolution)
+        band = self.cfg.max_diag
+        self._diagonals = {c: band for c in chroms}
+        self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
+        self._hidden, self._priors = [], []
+        bands = [cell_bands(cells, name, band, chroms, dtype=np.float32)]
+        depths = [sum(float(b[:, :band].sum(dtype=np.float64)) for b, _ in bands[0].values())]
+        shapes = {c: cells.n_bins(c) for c in chroms}
+        out = {}
+        for batch in self._batches(self._jobs(0, shapes, self.cfg.window_rows, self._diagonals)):
+            for j, o in zip(batch, _on_model_thread(fn, batch, bands, depths)):
+                n = shapes[j.chrom]
+                if j.chrom not in out:
+                    out[j.chrom] = np.zeros((n, band, *o.shape[2:]), o.dtype)
+                stop = min(j.start + j.rows, n)
+                out[j.chrom][j.start:stop] = o[: stop - j.start, :band]
+        return out
+
+    def forecast(self, cells: CellSet, name, chroms=None, depth_ratio=1.0) -> dict[str, np.ndarray]:
+        """The model's predictive distribution for one cell at ``t = 1``: chromosome -> ``(N, D, K)`` class
+        probabilities of each band entry (the model's band; what mean mode averages into expected counts)."""
+
+        @torch.inference_mode()
+        def probs(jobs, bands, depths):
+            observed, valid, locus, depth, ratio = self._inputs(jobs, bands, depths, depth_ratio)
+            target = torch.where(valid, torch.full_like(observed, self.tokenizer.mask_id), observed)
+            p = torch.softmax(self._forward(observed, target, locus, depth, ratio), dim=-1)
+            return p.masked_fill(~valid[..., None], 0.0).cpu().numpy()
+
+        return self._over_band(cells, name, chroms, probs)
+
+    def draw_classes(self, cells: CellSet, name, chroms=None, depth_ratio=1.0, steps=4, seed=0):
+        """One draw of the reverse process for one cell: chromosome -> ``(N, D)`` class ids (int8) of the
+        band entries. Seeded by ``seed`` and the cell's name, as sample mode."""
+        generator = torch.Generator(device=self.device).manual_seed(int(cell_rng(seed, name).integers(2**63)))
+        values = self.values.cpu().numpy()
+
+        def draw(jobs, bands, depths):
+            drawn, _ = self._sample_batch(jobs, bands, depths, depth_ratio, steps, generator)
+            return np.abs(drawn[..., None] - values).argmin(-1).astype(np.int8)
+
+        return self._over_band(cells, name, chroms, draw)
+
 
 #: What sample mode writes per draw (``--sample-values``).
 SAMPLE_VALUES = ("expected", "drawn")

@@ -107,10 +107,22 @@ def write_report(ev, folder, embedding=None) -> dict[str, str]:
         out["embedding_scores"] = str(folder / "embedding_scores.tsv")
         embedding[0].to_csv(out["embedding_scores"], sep="\t", index=False, float_format="%.6g")
         out["fig_cell_embedding"] = plots.embeddings(embedding[1], figs / "cell_embedding.png")
+    calibrated = getattr(ev, "calibration", None)
+    if calibrated is not None:
+        from hicdiff import calibration
+
+        cal, _ = calibrated
+        for name, df in (("pit", cal.pit), ("reliability", cal.reliability), ("ranks", cal.ranks)):
+            out[f"calibration_{name}"] = str(folder / f"calibration_{name}.tsv")
+            df.to_csv(out[f"calibration_{name}"], sep="\t", index=False, float_format="%.6g")
+        out["fig_calibration"] = calibration.plot(cal, figs / "calibration.png")
     out["report"] = str(folder / "report.md")
     with open(out["report"], "w") as fh:
         fh.write(_markdown(ev, {k: os.path.relpath(v, folder) for k, v in out.items()},
                            None if embedding is None else embedding[0]))
+        if calibrated is not None:
+            fh.write("\n" + calibration.markdown(calibrated[0], calibrated[1],
+                                                   os.path.relpath(out["fig_calibration"], folder)))
     return out
 
 

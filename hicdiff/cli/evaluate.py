@@ -36,9 +36,19 @@ OUTPUTS = {"output": "folder"}
 @click.option("--embedding", type=click.Path(), default=None, metavar="CELLS.h5ad",
               help="An embedding from hicdiff embed: the report adds its separation, clusters and scatter.")
 @click.option("-o", "--output", required=True, help="Report folder (metrics.tsv, metrics.json, report.md, figures/).")
+@click.option("--model", "model", default=None, metavar="MODEL.ckpt",
+              help="The model of a hicdiff imputation (a checkpoint, or general): adds the calibration of its "
+                   "predictive distribution on the held-out contacts (PIT, reliability, coverage of draws; needs "
+                   "--input).")
+@click.option("--input", "model_input", default=None, metavar="INPUT.scool",
+              help="The cells the model imputed from (the input part of hicdiff split).")
+@click.option("--calibration-cells", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Cells the calibration uses (the first ones).")
+@click.option("--calibration-samples", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Sample-mode draws per cell for the coverage.")
 def command(imputed, heldout, reference, reference_by_label, reference_cells, balance_reference, labels_path,
             label_column, max_distance, scc_h, compartment_resolution, insulation_window, cell_names, example_cell,
-            region, embedding, output):
+            region, embedding, output, model, model_input, calibration_cells, calibration_samples):
     """Evaluate IMPUTED .scool files (hicdiff impute or hicdiff baseline output) on the same cells.
 
     Writes one row per method (name from the file's metadata, else its file name) to metrics.tsv and
@@ -55,7 +65,8 @@ def command(imputed, heldout, reference, reference_by_label, reference_cells, ba
     ev = run_evaluation(imputed, heldout, output, reference=reference, reference_by_label=reference_by_label,
                         reference_cells=reference_cells, labels=labels_path, label_column=label_column,
                         params=params, names=read_cell_names(cell_names), example_cell=example_cell,
-                        example_region=region, embedding=embedding)
+                        example_region=region, embedding=embedding, model=model, model_input=model_input,
+                        calibration_cells=calibration_cells, calibration_samples=calibration_samples)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         click.echo(ev.summary.round(4).to_string(index=False))
     click.echo(f"report: {output}/report.md")
