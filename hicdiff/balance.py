@@ -1,7 +1,7 @@
 """Balancing weights of one cell's map, so that cooltools reads hicdiff's output as is.
 
 Every cell hicdiff writes carries a ``weight`` column in its bins: the iterative correction (ICE) of that
-cell's own map, with cooler's algorithm and defaults (``cooler balance``: genome-wide, the first 2 diagonals
+cell's own map, with cooler's algorithm and defaults (``cooler balance --cis-only``: each chromosome on its own, the first 2 diagonals
 ignored, bins with fewer than 10 nonzero pixels or a marginal more than 5 MADs below the median masked as
 NaN, rows of the balanced map summing to 1). :func:`balance_weights` computes it from the pixels in memory
 at write time instead of calling :func:`cooler.balance_cooler` on the written cell: the same numbers
@@ -26,7 +26,8 @@ def _marginal(i, j, v, n, diag) -> np.ndarray:
 
 
 def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min_nnz: int = 10,
-                    mad_max: float = 5, tol: float = 1e-5, max_iters: int = 200) -> tuple[np.ndarray, dict]:
+                    mad_max: float = 5, tol: float = 1e-5, max_iters: int = 200,
+                    cis_only: bool = False) -> tuple[np.ndarray, dict]:
     """ICE weights of one map given as upper-triangle pixels (what ``cooler.balance_cooler`` computes).
 
     Parameters
@@ -37,8 +38,9 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
         Pixel values (counts or imputed floats).
     chrom_offsets : array of int
         First bin of each chromosome, then the number of bins (``len = n_chroms + 1``).
-    ignore_diags, min_nnz, mad_max, tol, max_iters
-        As in :func:`cooler.balance_cooler`.
+    ignore_diags, min_nnz, mad_max, tol, max_iters, cis_only
+        As in :func:`cooler.balance_cooler`. ``cis_only``: trans pixels dropped, then each chromosome
+        balanced on its own (its own scale and convergence; ``var`` and ``iterations`` the largest).
 
     Returns
     -------
@@ -52,6 +54,9 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
     n = int(offsets[-1])
     i, j, v = np.asarray(bin1), np.asarray(bin2), np.asarray(count)
     keep = (j - i >= ignore_diags) & (v != 0)
+    if cis_only:
+        chrom_of = np.searchsorted(offsets, np.arange(n), side="right") - 1
+        keep &= chrom_of[np.asarray(i)] == chrom_of[np.asarray(j)]
     # bin ids as int32 (a genome has fewer than 2^31 bins): half the memory of the kept pixels
     i, j, v = i.astype(np.int32)[keep], j.astype(np.int32)[keep], v[keep].astype(np.float64)
     del keep
@@ -78,6 +83,20 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
     else:
         upper = sp.csr_matrix((v, (i, j)), shape=(n, n))
     del i, j, v
+    spans = list(zip(offsets[:-1], offsets[1:])) if cis_only else [(0, n)]
+    parts = [_iterate(upper[lo:hi, lo:hi] if cis_only else upper, bias[lo:hi], tol, max_iters)
+             for lo, hi in spans]
+    finite = [p[1] for p in parts if np.isfinite(p[1])]
+    bias[bias == 0] = np.nan
+    stats = {"converged": all(p[2] for p in parts), "iterations": max(p[3] for p in parts),
+             "var": max(p[0] for p in parts), "scale": float(np.mean(finite)) if finite else float("nan"),
+             "masked_bins": int(np.isnan(bias).sum())}
+    return bias, stats
+
+
+def _iterate(upper, bias, tol, max_iters):
+    """ICE on one matrix (upper triangle, CSR) from ``bias`` (updated in place, then rescaled so that rows
+    of the balanced map sum to 1): ``(var, scale, converged, iterations)``."""
     diagonal = upper.diagonal()
     var, scale, converged, it = 0.0, np.nan, False, 0
     for it in range(1, max_iters + 1):
@@ -94,17 +113,15 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
         if var < tol:
             converged = True
             break
-    bias[bias == 0] = np.nan
     if np.isfinite(scale):
         bias /= np.sqrt(scale)
-    stats = {"converged": bool(converged), "iterations": it, "var": var, "scale": float(scale),
-             "masked_bins": int(np.isnan(bias).sum())}
-    return bias, stats
+    return var, float(scale), converged, it
 
 
 #: What the ``weight`` column is, in the file's and every cell's metadata.
 WEIGHT_NOTE = {
-    "what": "iterative correction (ICE) of this cell's map as written, genome-wide, cooler balance's algorithm "
+    "what": "iterative correction (ICE) of this cell's map as written, each chromosome's cis map on its own "
+            "(cooler balance --cis-only), cooler balance's algorithm "
             "and defaults; balanced value = count * weight[bin1] * weight[bin2]; rows of the balanced map sum to 1",
     "masked": f"NaN weight = masked bin: fewer than {DEFAULTS['min_nnz']} nonzero pixels, or a marginal more than "
               f"{DEFAULTS['mad_max']} MADs (of log marginals) below the median; the first "
@@ -121,9 +138,12 @@ def chrom_offsets(bins) -> np.ndarray:
 
 def cell_weights(pixels, offsets) -> tuple[np.ndarray, dict]:
     """Weights of one cell's pixels (``bin1_id``, ``bin2_id``, ``count``) and the cell's ``weight`` metadata
-    (:data:`WEIGHT_NOTE` plus the balancing's stats)."""
+    (:data:`WEIGHT_NOTE` plus the balancing's stats): each chromosome balanced on its own. A cis-only map (what
+    hicdiff imputes) is block-diagonal, and genome-wide ICE of it does not converge (its marginals' variance
+    grew without bound on imputed lee2019 cells); cis analyses (compartments, insulation) need only cis
+    weights."""
     weights, stats = balance_weights(pixels["bin1_id"].to_numpy(), pixels["bin2_id"].to_numpy(),
-                                     pixels["count"].to_numpy(), offsets, **DEFAULTS)
+                                     pixels["count"].to_numpy(), offsets, **DEFAULTS, cis_only=True)
     return weights, {**WEIGHT_NOTE, **stats}
 
 
@@ -131,4 +151,4 @@ def weight_attrs(meta: dict) -> dict:
     """The attributes ``cooler balance`` stores on a ``weight`` dataset (cooltools reads ``ignore_diags``
     from them), from a cell's ``weight`` metadata."""
     keys = ("ignore_diags", "min_nnz", "mad_max", "tol", "max_iters", "converged", "var", "scale")
-    return {**{k: meta[k] for k in keys}, "cis_only": False, "divisive_weights": False}
+    return {**{k: meta[k] for k in keys}, "cis_only": True, "divisive_weights": False}
