@@ -98,9 +98,10 @@ def _iterate(upper, bias, tol, max_iters):
     """ICE on one matrix (upper triangle, CSR) from ``bias`` (updated in place, then rescaled so that rows
     of the balanced map sum to 1): ``(var, scale, converged, iterations)``."""
     diagonal = upper.diagonal()
+    lower = upper.T     # a CSC view of the same arrays, made once (building it costs more than the product)
     var, scale, converged, it = 0.0, np.nan, False, 0
     for it in range(1, max_iters + 1):
-        marg = bias * (upper @ bias + upper.T @ bias - diagonal * bias)
+        marg = bias * (upper @ bias + lower @ bias - diagonal * bias)
         nonzero = marg[marg != 0]
         if not len(nonzero):
             bias[:], scale, converged = 0, np.nan, True
@@ -122,7 +123,8 @@ def _iterate(upper, bias, tol, max_iters):
 WEIGHT_NOTE = {
     "what": "iterative correction (ICE) of this cell's map as written, each chromosome's cis map on its own "
             "(cooler balance --cis-only), cooler balance's algorithm "
-            "and defaults; balanced value = count * weight[bin1] * weight[bin2]; rows of the balanced map sum to 1",
+            "and defaults; balanced value = count * weight[bin1] * weight[bin2]; rows of each chromosome's balanced "
+            "cis map sum to 1",
     "masked": f"NaN weight = masked bin: fewer than {DEFAULTS['min_nnz']} nonzero pixels, or a marginal more than "
               f"{DEFAULTS['mad_max']} MADs (of log marginals) below the median; the first "
               f"{DEFAULTS['ignore_diags']} diagonals are ignored",
