@@ -11,6 +11,8 @@ rule evaluate:
         ),
         labels=[data_path(config["dataset"]["labels"])] if config["dataset"]["labels"] else [],
         embedding=[f"{OUT}/embedding/cells.h5ad"] if config["embed"]["enabled"] else [],
+        model=[f"{OUT}/model.ckpt"] if config["evaluate"]["calibration_cells"] else [],
+        cells_in=[f"{OUT}/eval/input.scool"] if config["evaluate"]["calibration_cells"] else [],
     output:
         report=f"{OUT}/report/report.md",
         metrics=f"{OUT}/report/metrics.tsv",
@@ -26,6 +28,10 @@ rule evaluate:
         raw=lambda w, input: optional("--reference-cells", input.raw[0] if input.raw else None),
         labels=lambda w, input: optional("--labels", input.labels[0] if input.labels else None),
         embedding=lambda w, input: optional("--embedding", input.embedding[0] if input.embedding else None),
+        calibration=lambda w, input: (f"--model {shlex.quote(input.model[0])} --input {shlex.quote(input.cells_in[0])} "
+                                      f"--calibration-cells {config['evaluate']['calibration_cells']}"
+                                      if input.model else ""),
     shell:
         "hicdiff evaluate {input.imputed:q} {input.baselines:q} --heldout {input.heldout:q} {params.reference} "
-        "{params.raw} {params.by_label} {params.labels} {params.embedding} -o {params.folder:q} > {log:q} 2>&1"
+        "{params.raw} {params.by_label} {params.labels} {params.embedding} {params.calibration} -o {params.folder:q} "
+        "> {log:q} 2>&1"
