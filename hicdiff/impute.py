@@ -53,6 +53,9 @@ WHOLE_MAX_BINS = 512
 #: Rows of the windows beyond the model's band (whole chromosomes): each window reaches every pixel of its rows,
 #: and short windows follow the triangle of a chromosome's pixels closely (docs/whole_chromosomes.md).
 WHOLE_ROWS = 32
+#: Mean mode: at most this many band entries (sums and observed bands, about 12 bytes each) in the cells whose
+#: windows share forward passes (:meth:`Imputer._cells_per_group`).
+GROUP_ENTRIES = 1 << 22
 
 _MODEL_THREAD: ThreadPoolExecutor | None = None
 
@@ -256,6 +259,15 @@ class Imputer:
             size = max(1, budget // (rows * diags))
             for k in range(0, len(group), size):
                 yield group[k: k + size]
+
+    def _cells_per_group(self, jobs: list[_Job], shapes: dict, diagonals: dict) -> int:
+        """Cells whose windows share forward passes (mean mode), given one cell's windows: as many as give a
+        window shape ``batch_size`` windows. The band's windows have one shape; whole chromosomes' follow the
+        triangle in some 25 shapes of a few windows each (1 Mb), and one cell alone makes small passes, slower
+        per tile. Capped so that the group's sums and bands hold at most :data:`GROUP_ENTRIES` entries."""
+        per_shape = len(jobs) / max(1, len({(j.rows, j.diags) for j in jobs}))
+        entries = sum(n * (diagonals[c] + 1) for c, n in shapes.items())
+        return max(1, min(int(self.batch_size // max(1.0, per_shape)), GROUP_ENTRIES // max(1, entries)))
 
     def diagonals(self, cells: CellSet, chroms, max_distance=None) -> dict[str, int]:
         """Diagonals ``D`` imputed per chromosome: pixels ``(i, i + d)``, ``0 < d <= D``.
@@ -461,15 +473,15 @@ class Imputer:
             log.info("guided by %s, weight %g", source.describe(), self.guidance)
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
-        windows_per_cell = len(self._jobs(0, shapes, stride, diagonals))
+        cell_jobs = self._jobs(0, shapes, stride, diagonals)
         # sample mode draws each cell with its own generator (seed and cell name), so a cell's draws do not
         # depend on which cells share its batches or where an interrupted run resumed
-        chunk = 1 if mode == "sample" else max(1, self.batch_size // max(1, windows_per_cell))
+        chunk = 1 if mode == "sample" else self._cells_per_group(cell_jobs, shapes, diagonals)
         names = list(names)
         reps = samples if mode == "sample" else 1
         # every window of every cell covers the same rows: draws per row, counted once
         n_draws = {c: np.zeros((n, 1), np.float64) for c, n in shapes.items()}
-        for j in self._jobs(0, shapes, stride, diagonals):
+        for j in cell_jobs:
             n_draws[j.chrom][j.start: j.start + j.rows] += reps
         # sums over windows (and draws) per cell slot, allocated once and cleared for each group of cells
         total = [{c: np.zeros((n, diagonals[c]), np.float64) for c, n in shapes.items()}

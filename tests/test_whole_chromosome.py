@@ -97,6 +97,29 @@ def test_window_cost_follows_the_triangle(cells):
     assert all(len({(j.rows, j.diags) for j in b}) == 1 for b in batches)
 
 
+def test_cells_share_passes_without_changing_values(cells, monkeypatch):
+    """Whole chromosomes' windows come in many shapes of a few windows each: several cells share a pass (the
+    band keeps one cell per batch_size windows), and the imputed values are those of one cell at a time to
+    float32 rounding."""
+    path, names = cells
+    cs = open_cells(path)
+    imp = Imputer.from_checkpoint("general", device="cpu", batch_size=8)
+    shapes = {c: cs.n_bins(c) for c in CHROMS}
+    whole = imp.diagonals(cs, CHROMS, "whole")
+    band = imp.diagonals(cs, CHROMS, "band")
+    band_jobs = imp._jobs(0, shapes, imp.stride, band)
+    assert imp._cells_per_group(band_jobs, shapes, band) == max(1, 8 // len(band_jobs))
+    assert imp._cells_per_group(imp._jobs(0, shapes, imp.stride, whole), shapes, whole) >= 2
+    monkeypatch.setattr(impute, "GROUP_ENTRIES", 1)      # the memory cap: one cell at a time
+    assert imp._cells_per_group(imp._jobs(0, shapes, imp.stride, whole), shapes, whole) == 1
+    alone = list(imp.impute_many(cs, names, chroms=CHROMS, max_distance="whole"))
+    monkeypatch.undo()
+    grouped = list(imp.impute_many(cs, names, chroms=CHROMS, max_distance="whole"))
+    for a, b in zip(alone, grouped):
+        for c in CHROMS:
+            np.testing.assert_allclose(b.bands[c], a.bands[c], rtol=1e-4, atol=1e-7)
+
+
 def test_windows_of_chromosomes_shorter_than_a_window(cells):
     """Chromosomes shorter than the whole-chromosome window get windows of fewer rows; each shape its batches."""
     path, names = cells
