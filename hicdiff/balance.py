@@ -91,8 +91,8 @@ def balance_weights(bin1, bin2, count, chrom_offsets, ignore_diags: int = 2, min
                   for idx, sub in _components(block, bias[lo:hi], cis_only)]
     finite = [p[1] for p in parts if np.isfinite(p[1])]
     bias[bias == 0] = np.nan
-    stats = {"converged": all(p[2] for p in parts), "iterations": max(p[3] for p in parts),
-             "var": max(p[0] for p in parts), "scale": float(np.mean(finite)) if finite else float("nan"),
+    stats = {"converged": all(p[2] for p in parts), "iterations": max((p[3] for p in parts), default=0),
+             "var": max((p[0] for p in parts), default=0.0), "scale": float(np.mean(finite)) if finite else float("nan"),
              "masked_bins": int(np.isnan(bias).sum())}
     return bias, stats
 
