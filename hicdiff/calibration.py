@@ -121,13 +121,15 @@ def calibration(model, inputs, heldout, names=None, max_cells: int = 20, max_dis
     bar.close()
     if not pit:
         raise HicdiffError("no cell has held-out contacts within the band", held.source)
-    return _summarise(np.concatenate(pit), np.concatenate(p_contact), np.concatenate(contact),
+    return summarise(np.concatenate(pit), np.concatenate(p_contact), np.concatenate(contact),
                       np.concatenate(ranks), samples,
                       {"cells": len(common), "max_distance_bp": dmax * int(inp.resolution), "samples": samples,
                        "steps": steps, "depth_ratio": "each cell's held-out band contacts over its input's"})
 
 
-def _summarise(pit, p_contact, contact, ranks, samples, info) -> Calibration:
+def summarise(pit, p_contact, contact, ranks, samples, info=None) -> Calibration:
+    """The metrics and tables from per-pixel PIT values, predicted ``P(contact)``, observed contact (bool),
+    and ranks ``0..samples`` of the held-out class among ``samples`` draws (all ``(pixels,)``)."""
     edges = np.linspace(0, 1, PIT_BINS + 1)
     share = np.histogram(pit, bins=edges)[0] / len(pit)
     pit_df = pd.DataFrame({"bin_low": edges[:-1], "bin_high": edges[1:], "share": share})
@@ -146,7 +148,7 @@ def _summarise(pit, p_contact, contact, ranks, samples, info) -> Calibration:
         "calibration_coverage": inside,
         "calibration_coverage_nominal": (samples - 1) / (samples + 1),
     }
-    info = {**info, "pixels": int(len(pit))}
+    info = {**(info or {}), "pixels": int(len(pit))}
     return Calibration(metrics, pit_df, rel, ranks_df, info)
 
 
