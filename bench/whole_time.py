@@ -7,9 +7,16 @@ cells), timed as a whole (start-up, model loading, reading, imputing, balancing 
 alternate round by round on different cells, so that other load on the machine falls on both alike. Prints
 each process's wall seconds per cell and the imputation loop's (``seconds_per_cell`` of its summary line),
 and the medians of the rounds.
+
+    python bench/whole_time.py INPUT.scool --parts 20 --threads 1
+
+prints instead where a cell's time goes, in one process: ``cProfile`` of ``impute_scool`` over 20 cells (forward
+passes, ``cooler.create_scool``, reading, the pixel table), and the balancing timed alone on the written cells
+(the profiler inflates its many small calls).
 """
 
 import argparse
+import cProfile
 import json
 import os
 import statistics
@@ -23,6 +30,40 @@ from _cli import hicdiff
 from hicdiff.io import open_cells
 
 
+def parts(cells, model, n, threads):
+    import cooler
+    import pstats
+    import torch
+
+    from hicdiff.balance import cell_weights, chrom_offsets
+    from hicdiff.impute import Imputer, impute_scool
+
+    torch.set_num_threads(threads)
+    names = open_cells(cells).names
+    imp = Imputer.from_checkpoint(model, device="cpu", threads=threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        impute_scool(cells, model, f"{tmp}/warm.scool", cells=names[:2], imputer=imp, max_distance="band")
+        for extent in ("band", "whole"):
+            out = f"{tmp}/{extent}.scool"
+            prof = cProfile.Profile()
+            prof.enable()
+            s = impute_scool(cells, model, out, cells=names[2: 2 + n], imputer=imp, max_distance=extent)
+            prof.disable()
+            stats = pstats.Stats(prof).stats
+            per_cell = {f: sum(v[3] for k, v in stats.items() if k[2] == f) / n
+                        for f in ("_on_model_thread", "create_scool", "cell_bands", "table")}
+            written = cooler.fileops.list_scool_cells(out)
+            pixels = [cooler.Cooler(f"{out}::{c}").pixels()[:] for c in written]
+            offsets = chrom_offsets(cooler.Cooler(f"{out}::{written[0]}").bins()[:])
+            t = time.perf_counter()
+            iterations = [cell_weights(px, offsets)[1]["iterations"] for px in pixels]
+            balance = (time.perf_counter() - t) / len(pixels)
+            print(f"{extent}: {s['seconds_per_cell']:.3f} s/cell under the profiler; forward passes "
+                  f"{per_cell['_on_model_thread']:.3f}, cooler.create_scool {per_cell['create_scool']:.3f}, reading "
+                  f"{per_cell['cell_bands']:.3f}, pixel table {per_cell['table']:.3f}; balancing alone {balance:.3f} "
+                  f"s/cell ({max(iterations)} iterations at most), {len(pixels[0])} pixels per cell")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cells")
@@ -31,7 +72,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep", help="folder to keep the last round's outputs in (default: a temporary one)")
+    ap.add_argument("--parts", type=int, metavar="CELLS", help="where the time goes, over this many cells")
     a = ap.parse_args()
+    if a.parts:
+        return parts(a.cells, a.model, a.parts, a.threads)
     names = open_cells(a.cells).names
     if len(names) < a.n * a.rounds:
         raise SystemExit(f"{a.cells} has {len(names)} cells, fewer than {a.n} x {a.rounds}")
