@@ -328,6 +328,16 @@ class Imputer:
                         "imputation, or fine-tune it first (hicdiff train --init)", cells.source, res,
                         "-".join(str(r) for r in sorted({min(trained), max(trained)})))
 
+    def prior_source(self, cells: CellSet, chroms, diagonals: int, prior=None, guide_label=None,
+                     label_column: str = "cell_type", labels=None):
+        """The prior of a guided imputation (:func:`hicdiff.guidance.make_prior`; a ready one is passed through),
+        or ``None``; a model without a prior channel refuses one."""
+        source = make_prior(cells, chroms, diagonals, self.cfg.max_diag, prior, guide_label, label_column, labels)
+        if source is not None and not self.cfg.prior:
+            raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
+                               "hicdiff train CELLS --init MODEL --prior-by COLUMN", self.path)
+        return source
+
     def region_mask(self, regions, cells: CellSet) -> RegionMask | None:
         """``regions`` (a BED path, :class:`~hicdiff.regions.Region` objects or a ready
         :class:`~hicdiff.regions.RegionMask`) as a mask of ``cells``; warns when the model never learned to
@@ -452,7 +462,7 @@ class Imputer:
         of their metadata or of the TSV ``labels``, less the cell itself): guidance of a model trained with a
         prior channel, with weight ``guidance`` (:mod:`hicdiff.guidance`).
         """
-        check_options(mode, depth_ratio, samples, steps, sample_values, remask)
+        check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         regions = self.region_mask(mask_regions, cells)
@@ -462,12 +472,7 @@ class Imputer:
         band = self.cfg.max_diag
         self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
         read = max(band, *diagonals.values())
-        source = make_prior(cells, chroms, read, band, prior, guide_label, label_column, labels)
-        if source is not None and not self.cfg.prior:
-            raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
-                               "hicdiff train CELLS --init MODEL --prior-by COLUMN", self.path)
-        if not (np.isfinite(guidance) and guidance >= 0):
-            raise HicdiffError(f"--guidance must be a finite number of at least 0, got {guidance}")
+        source = self.prior_source(cells, chroms, read, prior, guide_label, label_column, labels)
         self.guidance = float(guidance)
         if source is not None:
             log.info("guided by %s, weight %g", source.describe(), self.guidance)
@@ -604,7 +609,8 @@ class Imputer:
 SAMPLE_VALUES = ("expected", "drawn")
 
 
-def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected", remask=0.0) -> None:
+def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected", remask=0.0,
+                  guidance=1.0) -> None:
     """Refuse imputation options out of range, before any cell is read."""
     if mode not in ("mean", "sample"):
         raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
@@ -616,6 +622,8 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
         raise HicdiffError(f"--sample-values {sample_values!r}: expected or drawn")
     if not 0 <= float(remask) < 1:
         raise HicdiffError(f"--remask must be at least 0 and below 1, got {remask}")
+    if not (np.isfinite(guidance) and guidance >= 0):
+        raise HicdiffError(f"--guidance must be a finite number of at least 0, got {guidance}")
 
 
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4, steps=4, uncertainty=None,
@@ -642,7 +650,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
-    check_options(mode, depth_ratio, samples, steps, sample_values, remask)
+    check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance)
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
                                              stride=stride, split_unit=split_unit)
     cs = open_cells(inputs, cells=cells)
@@ -665,12 +673,9 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     regions = imp.region_mask(mask_regions, cs)
     if regions is not None:
         params["mask_regions"] = regions.to_dict()
-    source = make_prior(cs, chroms, max(imp.cfg.max_diag, *diagonals.values()), imp.cfg.max_diag, prior,
-                        guide_label, label_column, labels)
+    source = imp.prior_source(cs, chroms, max(imp.cfg.max_diag, *diagonals.values()), prior, guide_label,
+                              label_column, labels)
     if source is not None:
-        if not imp.cfg.prior:
-            raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
-                               "hicdiff train CELLS --init MODEL --prior-by COLUMN", imp.path or str(model))
         params.update(prior=source.describe(), guidance=float(guidance))
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
