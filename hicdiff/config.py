@@ -36,6 +36,8 @@ class TrainConfig(ModelConfig):
     prior_by: str | None = None         # train a prior channel: each cell's prior is the pool of the other training
                                         # cells with its value in this metadata column ("all": every training cell)
     prior_dropout: float = 0.3          # share of windows trained without their prior (classifier-free guidance)
+    prior_neighbours: int = 5           # prior_by "neighbours": each cell's prior pools its k nearest training cells
+    neighbours_from: str | None = None  # ... in the embedding of this model or .h5ad (None: the init model, or general)
 
     # optimisation
     lr: float = 1e-3
@@ -111,6 +113,8 @@ class TrainConfig(ModelConfig):
             problems.append("need 0 <= region_mask_fraction <= 1")
         if not 0 <= self.prior_dropout < 1:
             problems.append("need 0 <= prior_dropout < 1")
+        if self.prior_neighbours < 1:
+            problems.append("need prior_neighbours >= 1")
         if not 0 <= self.t_one_fraction <= 1:
             problems.append("need 0 <= t_one_fraction <= 1")
         if not self.val_t or any(not 0 < t <= 1 for t in self.val_t):

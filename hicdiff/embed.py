@@ -126,8 +126,8 @@ def embed_cells(inputs, model, n_components: int = 10, pca_components: int = 20,
 
     Parameters
     ----------
-    inputs : str or list of str
-        A ``.scool`` of raw cells (or per-cell coolers).
+    inputs : str or list of str or CellSet
+        A ``.scool`` of raw cells (or per-cell coolers), or the cells opened.
     model : str
         Checkpoint from ``hicdiff train``.
     n_components : int
@@ -156,7 +156,7 @@ def embed_cells(inputs, model, n_components: int = 10, pca_components: int = 20,
     from hicdiff.impute import Imputer
 
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size)
-    cells = open_cells(inputs)
+    cells = inputs if isinstance(inputs, CellSet) else open_cells(inputs)
     chroms = imp.chromosomes(cells, chroms)
     imp.check(cells, chroms)
     if len(cells) < 2:

@@ -13,6 +13,9 @@ Priors (each gives, per cell, chromosome -> band ``(N, D)`` of counts and its ba
 - :class:`BulkPrior`: one ``.cool`` / ``.mcool`` for every cell (``hicdiff impute --prior BULK.cool``);
 - :class:`PoolPrior`: the sum of other cells (those of one label, ``--guide-label VALUE``), leaving out the
   cell being imputed; in training, each training cell's label pool without itself.
+- :class:`NeighbourPrior`: each cell's own prior, the sum of its nearest cells in the model's embedding
+  (``--guide-neighbours K``, :mod:`hicdiff.neighbours`); in training (``--prior-by neighbours``), each
+  training cell's nearest training cells.
 """
 
 from __future__ import annotations
@@ -123,12 +126,49 @@ class PoolPrior:
         return f"{len(self.pool)} pooled cells labelled {self.label!r}"
 
 
+class NeighbourPrior:
+    """Each cell's prior is the sum of its neighbours' counts (``neighbours``: name -> names, never the cell
+    itself, :func:`hicdiff.neighbours.cell_neighbours`), read from ``cells`` when the cell is imputed."""
+
+    def __init__(self, cells: CellSet, neighbours: dict, chroms, diagonals: int, band: int):
+        missing = [n for n in cells.names if n not in neighbours]
+        if missing:
+            raise HicdiffError(f"no neighbours given for cell {missing[0]!r}", cells.source)
+        unknown = sorted({m for v in neighbours.values() for m in v} - set(cells.names))
+        if unknown:
+            raise HicdiffError(f"neighbour {unknown[0]!r} is not a cell of the input", cells.source)
+        self.cells, self.neighbours = cells, {n: list(v) for n, v in neighbours.items()}
+        self.chroms, self.diagonals, self.band = list(chroms), int(diagonals), int(band)
+        self.k = max(len(v) for v in self.neighbours.values())
+
+    def for_cell(self, name):
+        """``(bands, depth)``: the summed bands of ``name``'s neighbours."""
+        out = None
+        for other in self.neighbours[name]:
+            if other == name:
+                continue
+            b = cell_bands(self.cells, other, self.diagonals, self.chroms, dtype=np.float32)
+            if out is None:
+                out = {c: v[0] for c, v in b.items()}
+            else:
+                for c, v in b.items():
+                    out[c] += v[0]
+        return out, _band_total(out, self.band)
+
+    def describe(self) -> str:
+        return f"the pooled {self.k} nearest cells of each cell in the model's embedding"
+
+
 def make_prior(cells: CellSet, chroms, diagonals: int, band: int, prior=None, guide_label=None,
-               label_column: str = "cell_type", labels_path=None):
-    """The prior of an imputation: ``prior``, a bulk cooler (:class:`BulkPrior`), or ``guide_label``, the
-    pool of ``cells`` labelled so in ``label_column`` (:class:`PoolPrior`); ``None`` without either."""
-    if prior is not None and guide_label is not None:
-        raise HicdiffError("give a bulk prior (--prior) or a label to guide by (--guide-label), not both")
+               label_column: str = "cell_type", labels_path=None, neighbours=None):
+    """The prior of an imputation: ``prior``, a bulk cooler (:class:`BulkPrior`), ``guide_label``, the
+    pool of ``cells`` labelled so in ``label_column`` (:class:`PoolPrior`), or ``neighbours`` (name -> names,
+    :class:`NeighbourPrior`); ``None`` without any."""
+    if sum(x is not None for x in (prior, guide_label, neighbours)) > 1:
+        raise HicdiffError("guide by one prior: a bulk map (--prior), a label (--guide-label) or the cells' "
+                           "neighbours (--guide-neighbours), not several")
+    if neighbours is not None:
+        return NeighbourPrior(cells, neighbours, chroms, diagonals, band)
     if prior is not None:
         return prior if hasattr(prior, "for_cell") else BulkPrior(prior, cells, chroms, diagonals, band)
     if guide_label is None:
@@ -149,22 +189,44 @@ def label_pool(labels: pd.Series, value: str, source=None) -> list[str]:
     return pool
 
 
+#: Training priors by neighbours hold one dense band per training cell; above this many bytes, refuse.
+NEIGHBOUR_POOL_BYTES = 4 * 2 ** 30
+
+
 class StorePools:
     """Training priors of one :class:`~hicdiff.data.BandStore`: dense band sums of the training cells per
-    group (a label, or all of them), from which a window's prior is its group's sum less the cell's own."""
+    group (a label, or all of them), from which a window's prior is its group's sum less the cell's own;
+    or, with ``neighbours`` (store index -> store indices of other training cells), one sum per training
+    cell, of its neighbours (the cell itself is not in it, so nothing is taken off)."""
 
-    def __init__(self, store, train_cells, groups: list[str] | None):
+    def __init__(self, store, train_cells, groups: list[str] | None, neighbours: dict | None = None):
         cells = np.asarray(train_cells, dtype=np.int64)
+        n_rows, dp = store.valid.shape
+        span = n_rows * dp
+        self.group = torch.full((len(store.names),), -1, dtype=torch.int64)
+        self.subtract_own = neighbours is None
+        if neighbours is not None:
+            need = 4 * span * len(cells)
+            if need > NEIGHBOUR_POOL_BYTES:
+                raise HicdiffError(f"training priors by neighbours would hold {need / 2 ** 30:.1f} GiB (one band "
+                                   "per training cell); train at a coarser resolution or --prior-by a label column")
+            self.names = [store.names[k] for k in cells]
+            self.group[torch.as_tensor(cells)] = torch.arange(len(cells))
+            self.sums = torch.zeros((len(cells), n_rows, dp), dtype=torch.float32)
+            self.depth = torch.zeros(len(cells), dtype=torch.float64)
+            for g, k in enumerate(cells):
+                others = np.asarray(neighbours[int(k)], dtype=np.int64)
+                key, count = store.cell_entries(others)
+                self.sums[g].view(-1).index_put_((key % span,), count.float(), accumulate=True)
+                self.depth[g] = store.depth[torch.as_tensor(others)].sum()
+            return
         keys = ["all"] * len(cells) if groups is None else [groups[k] for k in cells]
         self.names = sorted(set(keys))
         index = {g: k for k, g in enumerate(self.names)}
-        self.group = torch.full((len(store.names),), -1, dtype=torch.int64)
         self.group[torch.as_tensor(cells)] = torch.tensor([index[g] for g in keys])
-        n_rows, dp = store.valid.shape
         self.sums = torch.zeros((len(self.names), n_rows, dp), dtype=torch.float32)
         self.depth = torch.zeros(len(self.names), dtype=torch.float64)
         key, count = store.cell_entries(cells)
-        span = n_rows * dp
         g = self.group[torch.as_tensor(cells)][key // span]
         self.sums.view(len(self.names), -1).index_put_((g, key % span), count.float(), accumulate=True)
         self.depth.index_add_(0, self.group[torch.as_tensor(cells)], store.depth[torch.as_tensor(cells)])
@@ -180,4 +242,6 @@ class StorePools:
             raise ValueError("training priors are defined for training cells only")
         at = first_rows[:, None] + torch.arange(window_rows)
         sums = self.sums[g[:, None], at.clamp(max=n_rows - 1)] * (at < ends[:, None])[..., None]
+        if not self.subtract_own:
+            return sums, self.depth[g].clamp(min=1.0).float()
         return (sums - own).clamp(min=0), (self.depth[g] - own_depth.double()).clamp(min=1.0).float()

@@ -329,10 +329,24 @@ class Imputer:
                         "-".join(str(r) for r in sorted({min(trained), max(trained)})))
 
     def prior_source(self, cells: CellSet, chroms, diagonals: int, prior=None, guide_label=None,
-                     label_column: str = "cell_type", labels=None):
+                     label_column: str = "cell_type", labels=None, guide_neighbours=None, neighbours_from=None):
         """The prior of a guided imputation (:func:`hicdiff.guidance.make_prior`; a ready one is passed through),
-        or ``None``; a model without a prior channel refuses one."""
-        source = make_prior(cells, chroms, diagonals, self.cfg.max_diag, prior, guide_label, label_column, labels)
+        or ``None``; a model without a prior channel refuses one. ``guide_neighbours``: guide each cell by its
+        that many nearest cells of ``cells`` (:mod:`hicdiff.neighbours`), found in the embedding of
+        ``neighbours_from`` (an ``.h5ad`` or a model; default: this model)."""
+        if guide_neighbours is not None and not self.cfg.prior:
+            source = True
+        else:
+            neighbours = None
+            if guide_neighbours is not None:
+                from hicdiff.neighbours import cell_neighbours
+
+                neighbours = cell_neighbours(cells, guide_neighbours, embedding=neighbours_from,
+                                             imputer=self, chroms=chroms)
+            elif neighbours_from is not None:
+                raise HicdiffError("--neighbours-from goes with --guide-neighbours")
+            source = make_prior(cells, chroms, diagonals, self.cfg.max_diag, prior, guide_label, label_column,
+                                labels, neighbours)
         if source is not None and not self.cfg.prior:
             raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
                                "hicdiff train CELLS --init MODEL --prior-by COLUMN", self.path)
@@ -446,7 +460,7 @@ class Imputer:
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=4,
                     steps=4, seed=0, transform=None, max_distance="auto", sample_values="expected",
                     remask=0.0, mask_regions=None, prior=None, guide_label=None, label_column="cell_type",
-                    labels=None, guidance=1.0):
+                    labels=None, guidance=1.0, guide_neighbours=None, neighbours_from=None):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
@@ -460,7 +474,8 @@ class Imputer:
         cell (a BED path, :class:`~hicdiff.regions.Region` objects or a :class:`~hicdiff.regions.RegionMask`).
         ``prior`` (a bulk cooler) or ``guide_label`` (the pool of ``cells`` with that value in ``label_column``
         of their metadata or of the TSV ``labels``, less the cell itself): guidance of a model trained with a
-        prior channel, with weight ``guidance`` (:mod:`hicdiff.guidance`).
+        prior channel, with weight ``guidance`` (:mod:`hicdiff.guidance`); or ``guide_neighbours`` K, each cell's
+        K nearest cells of ``cells`` in the embedding of ``neighbours_from`` (default: this model).
         """
         check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance)
         chroms = self.chromosomes(cells, chroms)
@@ -472,7 +487,8 @@ class Imputer:
         band = self.cfg.max_diag
         self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
         read = max(band, *diagonals.values())
-        source = self.prior_source(cells, chroms, read, prior, guide_label, label_column, labels)
+        source = self.prior_source(cells, chroms, read, prior, guide_label, label_column, labels,
+                                   guide_neighbours, neighbours_from)
         self.guidance = float(guidance)
         if source is not None:
             log.info("guided by %s, weight %g", source.describe(), self.guidance)
@@ -630,7 +646,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
                  cells=None, chroms=None, device="auto", threads=None, batch_size=64, stride=None, seed=0,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
                  max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None, prior=None,
-                 guide_label=None, label_column="cell_type", labels=None, guidance=1.0) -> dict:
+                 guide_label=None, label_column="cell_type", labels=None, guidance=1.0, guide_neighbours=None,
+                 neighbours_from=None) -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
@@ -647,6 +664,9 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     ``prior`` (a bulk cooler at the cells' resolution) or ``guide_label`` (the pool of the input cells with
     that value in ``label_column``, each cell less itself), with weight ``guidance``: guidance of a model
     trained with a prior channel (:mod:`hicdiff.guidance`); the metadata records it (``parameters.prior``).
+    ``guide_neighbours`` K: each cell is guided by the pool of its K nearest cells of ``inputs`` (all of them,
+    also with ``cells``) in the embedding of ``neighbours_from`` (an ``.h5ad`` from ``hicdiff embed``, or a
+    model; default: ``model``), recorded in each cell's metadata (``neighbours``).
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
@@ -673,14 +693,16 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     regions = imp.region_mask(mask_regions, cs)
     if regions is not None:
         params["mask_regions"] = regions.to_dict()
-    source = imp.prior_source(cs, chroms, max(imp.cfg.max_diag, *diagonals.values()), prior, guide_label,
-                              label_column, labels)
+    everyone = open_cells(inputs) if guide_neighbours is not None and cells is not None else cs
+    source = imp.prior_source(everyone, chroms, max(imp.cfg.max_diag, *diagonals.values()), prior, guide_label,
+                              label_column, labels, guide_neighbours, neighbours_from)
     if source is not None:
         params.update(prior=source.describe(), guidance=float(guidance))
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    ins = [*ins, imp.path or str(model), *([prior] if isinstance(prior, str) else [])]
+    ins = [*ins, imp.path or str(model), *([prior] if isinstance(prior, str) else []),
+           *([neighbours_from] if isinstance(neighbours_from, str) and neighbours_from.endswith(".h5ad") else [])]
     writers = [ScoolWriter(output, cs.bins, meta, float_counts=np.float32, inputs=ins, resume=resume,
                            keep_partial=True)]
     if uncertainty:
@@ -706,6 +728,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
                                    sample_values=sample_values, remask=remask, mask_regions=regions,
                                    prior=source, guidance=guidance):
             meta_cell = cs.cell_metadata(res.name)
+            if guide_neighbours is not None:
+                meta_cell["neighbours"] = list(source.neighbours[res.name])
             if regions is not None:
                 meta_cell["masked_regions"] = [r.to_list()[:3] for r in regions.of_cell(res.name)]
             writers[0].add(res.name, res.pixels(cs, layout=layout), meta_cell)

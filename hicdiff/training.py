@@ -234,6 +234,19 @@ class CellsDataModule(L.LightningDataModule):
         """The training priors of one input: its training cells pooled by ``prior_by`` (a column of the cells'
         stored metadata, or ``all``)."""
         groups = None
+        if self.cfg.prior_by == "neighbours":
+            from hicdiff.neighbours import cell_neighbours
+
+            cs = open_cells(scool)
+            names = [store.names[k] for k in train_cells]
+            near = cell_neighbours(cs, self.cfg.prior_neighbours, embedding=self.cfg.neighbours_from or "general",
+                                   among=names, chroms=list(store.layout.chroms))
+            index = {n: k for k, n in enumerate(store.names)}
+            pools = StorePools(store, train_cells, None, neighbours={index[n]: [index[m] for m in near[n]]
+                                                                      for n in names})
+            log.info("priors of %s: each training cell's %d nearest training cells in the embedding of %s", scool,
+                     self.cfg.prior_neighbours, self.cfg.neighbours_from or "general")
+            return pools
         if self.cfg.prior_by != "all":
             from hicdiff._cellmaps import cell_labels
 

@@ -80,12 +80,19 @@ class MaxDistance(click.ParamType):
 @click.option("--label-column", default="cell_type", show_default=True, help="--guide-label: the label column.")
 @click.option("--labels", "labels_path", type=click.Path(), default=None,
               help="--guide-label: TSV of cell labels (default: the labels stored with the cells).")
+@click.option("--guide-neighbours", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Guide each cell by its K nearest cells of the input: the prior is the pool of their contacts "
+                   "(the cell's own never enter), neighbours found in the model's embedding as hicdiff embed "
+                   "makes it. Needs a model trained with --prior-by (neighbours: as it will be used).")
+@click.option("--neighbours-from", type=click.Path(), default=None, metavar="MODEL|EMBED.h5ad",
+              help="--guide-neighbours: find them in this embedding (an .h5ad from hicdiff embed, or another "
+                   "model's; default: the imputing model's).")
 @click.option("--guidance", type=_options.FiniteFloat(min=0), default=1.0, show_default=True,
               help="Guidance weight w: logits u + w (c - u) of the model without (u) and with (c) the prior; "
                    "1 the conditional model, 0 the prior ignored, above 1 the prior followed further.")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
             threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask, mask_regions,
-            prior, guide_label, label_column, labels_path, guidance):
+            prior, guide_label, label_column, labels_path, guide_neighbours, neighbours_from, guidance):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -101,5 +108,6 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         chroms=_options.split_names(chromosomes), device=device, threads=threads, batch_size=batch_size,
         stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0,
         max_distance=max_distance, sample_values=sample_values, remask=remask, mask_regions=mask_regions,
-        prior=prior, guide_label=guide_label, label_column=label_column, labels=labels_path, guidance=guidance)
+        prior=prior, guide_label=guide_label, label_column=label_column, labels=labels_path, guidance=guidance,
+        guide_neighbours=guide_neighbours, neighbours_from=neighbours_from)
     click.echo(json.dumps(summary))

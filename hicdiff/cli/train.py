@@ -49,10 +49,17 @@ OUTPUTS = None if _global_rank() == 0 else {}
 @click.option("--region-mask-fraction", type=click.FloatRange(0, 1), metavar="F",
               help="Share of training windows that hide a run of bins from the observed channel, so that the "
                    "model learns to infill masked regions (hicdiff impute --mask-regions; docs/imputation.md).")
-@click.option("--prior-by", metavar="COLUMN|all",
-              help="Train a prior channel for guidance (hicdiff impute --prior / --guide-label): each training "
-                   "cell's prior is the pool of the other training cells with its value in this column of the "
-                   "cells' metadata (all: every training cell), dropped for 30%% of windows (docs/imputation.md).")
+@click.option("--prior-by", metavar="COLUMN|all|neighbours",
+              help="Train a prior channel for guidance (hicdiff impute --prior / --guide-label / "
+                   "--guide-neighbours): each training cell's prior is the pool of the other training cells with "
+                   "its value in this column of the cells' metadata (all: every training cell; neighbours: its "
+                   "--prior-neighbours nearest training cells in a model's embedding), dropped for 30%% of "
+                   "windows (docs/imputation.md).")
+@click.option("--prior-neighbours", type=click.IntRange(min=1), metavar="K",
+              help="--prior-by neighbours: cells pooled into each cell's prior.  [default: 5]")
+@click.option("--neighbours-from", metavar="MODEL|EMBED.h5ad",
+              help="--prior-by neighbours: the embedding that finds them, a model's (a checkpoint or general) or "
+                   "an .h5ad from hicdiff embed (default: the --init model, else general).")
 @click.option("--devices", default="1", show_default=True, metavar="N|auto",
               help="Devices per node: GPUs with --device cuda, else CPU processes; `auto`: every GPU (1 on the "
                    "CPU).")
@@ -62,7 +69,8 @@ OUTPUTS = None if _global_rank() == 0 else {}
 @click.option("--num-nodes", type=click.IntRange(min=1), default=1, show_default=True,
               help="Machines taking part, --devices processes each (under SLURM: srun, one task per device).")
 def command(cells, output, config, max_steps, max_time, device, seed, threads, chromosomes, max_distance,
-            batch_size, val_fraction, lr, init, region_mask_fraction, prior_by, devices, strategy, num_nodes):
+            batch_size, val_fraction, lr, init, region_mask_fraction, prior_by, prior_neighbours, neighbours_from,
+            devices, strategy, num_nodes):
     """Train the conditional masked-diffusion denoiser on the cells of CELLS.scool.
 
     Several inputs (other datasets, assemblies, resolutions) train one model together; that needs a network
@@ -81,7 +89,9 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
         devices = int(devices)
 
     sets = [open_cells(c) for c in cells]  # a bad input fails here, before Lightning is imported
-    if prior_by and prior_by != "all":
+    if (prior_neighbours or neighbours_from) and prior_by != "neighbours":
+        raise click.UsageError("--prior-neighbours and --neighbours-from go with --prior-by neighbours")
+    if prior_by and prior_by not in ("all", "neighbours"):
         from hicdiff._cellmaps import cell_labels
 
         for s in sets:
@@ -94,7 +104,10 @@ def command(cells, output, config, max_steps, max_time, device, seed, threads, c
         if not os.path.isfile(init):
             raise HicdiffError("no such model checkpoint", init)
     overrides = {"seed": seed, "batch_size": batch_size, "val_fraction": val_fraction, "lr": lr,
-                 "region_mask_fraction": region_mask_fraction, "prior_by": prior_by}
+                 "region_mask_fraction": region_mask_fraction, "prior_by": prior_by,
+                 "prior_neighbours": prior_neighbours}
+    if prior_by == "neighbours":
+        overrides["neighbours_from"] = neighbours_from or init or "general"
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if chromosomes:
         overrides["chromosomes"] = [c.strip() for c in chromosomes.split(",") if c.strip()]
