@@ -454,10 +454,13 @@ def parse_region(text: str):
 def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=None, reference_cells=None,
                    labels=None, label_column: str = "cell_type", params: EvalParams = EvalParams(),
                    names=None, example_cell=None, example_region=None, embedding=None, model=None,
-                   model_input=None, calibration_cells: int = 20, calibration_samples: int = 8) -> Evaluation:
+                   model_input=None, calibration_cells: int = 20, calibration_samples: int = 8,
+                   reference_folds: bool = False) -> Evaluation:
     """Evaluate imputed ``.scool`` files and write the report folder (the ``hicdiff evaluate`` command).
 
     ``embedding``: a ``.h5ad`` from ``hicdiff embed``, whose separation and clusters the report adds.
+    ``reference_folds`` (with ``reference_cells``): single cells are compared with the other fold's raw cells of
+    their label, as pools are, instead of the leave-one-out pool.
     ``model`` and ``model_input``: the checkpoint of a hicdiff imputation and the cells it imputed from; the
     report adds the calibration of its predictive distribution (:mod:`hicdiff.calibration`) on
     ``calibration_cells`` cells with ``calibration_samples`` draws each.
@@ -502,7 +505,7 @@ def run_evaluation(imputed, heldout, output, reference=None, reference_by_label=
         raw_labels = cell_labels(raw, label_column, labels, required=False)
         if raw_labels is None and cell_label is not None:
             raise HicdiffError(f"the raw cells have no {label_column!r} label; give --labels", reference_cells)
-        ref = PooledCellsReference(raw, raw_labels, held)
+        ref = PooledCellsReference(raw, raw_labels, held, folds=reference_folds)
     if isinstance(example_region, str):
         example_region = parse_region(example_region)
     with blas_threads_for(held):

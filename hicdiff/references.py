@@ -246,14 +246,18 @@ class PooledCellsReference:
 
     Pooled comparisons split each label's raw cells into two folds (alternate cells in name order): the
     evaluated cells of fold 1, pooled, are compared with the raw cells of fold 2, and the other way round.
+    With ``folds``, single cells too are compared with the other fold's raw cells (not the leave-one-out
+    pool): for imputations that borrow from other cells (guidance by neighbours run on each fold alone), no
+    cell's reference then shares contacts with what its imputation borrowed.
     """
 
-    def __init__(self, raw: CellSet, labels: pd.Series | None, cells: CellSet):
+    def __init__(self, raw: CellSet, labels: pd.Series | None, cells: CellSet, folds: bool = False):
         if raw.resolution != cells.resolution or not raw.chromsizes.equals(cells.chromsizes):
             raise HicdiffError(
                 f"raw reference cells must have the evaluated cells' bins ({cells.resolution} bp and the same "
                 f"chromosomes; these have {raw.resolution} bp)", raw.source)
         self.raw, self.resolution = raw, raw.resolution
+        self.folds = bool(folds)
         self.chroms = [c for c in raw.chromnames if raw.n_bins(c) >= 2]
         self.labels = labels.reindex(raw.names) if labels is not None else pd.Series("all", index=raw.names)
         self.fold = {}
@@ -288,6 +292,9 @@ class PooledCellsReference:
             raise HicdiffError(f"cell {name} is not among the raw reference cells", self.raw.source)
         sums = self._fold_sums(view)
         lab = self.labels[name]
+        other = (lab, 1 - self.fold[name])
+        if self.folds and other in sums:
+            return self._with_bad(dict(sums[other]))
         sizes = chrom_sizes_at(self.raw.chromsizes, view.resolution)
         own = tables_to_bands(cis_pixel_arrays(self.raw, name), view.resolution // self.resolution, sizes,
                               view.max_diag, self.chroms)
@@ -309,5 +316,8 @@ class PooledCellsReference:
 
     def describe(self) -> str:
         grouped = "of the same label" if self.labels.nunique() > 1 else ""
+        if self.folds:
+            return (f"the other fold's raw cells {grouped} in {self.raw.source}, for single cells and pools alike "
+                    "(no cell is compared with a cell of its own fold)").replace("  ", " ")
         return (f"leave-one-out pseudo-bulk of the other raw cells {grouped} in {self.raw.source}; pooled "
                 "metrics compare one fold's imputed cells with the other fold's raw cells").replace("  ", " ")

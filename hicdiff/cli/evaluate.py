@@ -16,6 +16,10 @@ OUTPUTS = {"output": "folder"}
 @click.option("--reference-cells", default=None,
               help="Raw (unsplit) cells .scool: each cell is compared with the pooled OTHER cells of its label "
                    "(leave-one-out pseudo-bulk); pooled cells are compared across two folds.")
+@click.option("--reference-folds", is_flag=True,
+              help="With --reference-cells: compare single cells too with the other fold's raw cells of their "
+                   "label (cells sharing contacts with no cell of their own fold: the honest reference for "
+                   "imputations that borrow from other cells, run on each fold alone).")
 @click.option("--balance-reference", is_flag=True,
               help="Use the bulk reference's balancing weights (default: raw counts, NaN-weight bins masked).")
 @click.option("--labels", "labels_path", type=click.Path(), default=None,
@@ -46,7 +50,8 @@ OUTPUTS = {"output": "folder"}
               help="Cells the calibration uses (the first ones).")
 @click.option("--calibration-samples", type=click.IntRange(min=2), default=8, show_default=True,
               help="Sample-mode draws per cell for the coverage.")
-def command(imputed, heldout, reference, reference_by_label, reference_cells, balance_reference, labels_path,
+def command(imputed, heldout, reference, reference_by_label, reference_cells, reference_folds, balance_reference,
+            labels_path,
             label_column, max_distance, scc_h, compartment_resolution, insulation_window, cell_names, example_cell,
             region, embedding, output, model, model_input, calibration_cells, calibration_samples):
     """Evaluate IMPUTED .scool files (hicdiff impute or hicdiff baseline output) on the same cells.
@@ -60,13 +65,16 @@ def command(imputed, heldout, reference, reference_by_label, reference_cells, ba
     from hicdiff.evaluate import EvalParams, run_evaluation
     from hicdiff.io import read_cell_names
 
+    if reference_folds and reference_cells is None:
+        raise click.UsageError("--reference-folds goes with --reference-cells")
     params = EvalParams(max_distance=max_distance, scc_h=scc_h, compartment_resolution=compartment_resolution,
                         insulation_window=insulation_window, balance_reference=balance_reference)
     ev = run_evaluation(imputed, heldout, output, reference=reference, reference_by_label=reference_by_label,
                         reference_cells=reference_cells, labels=labels_path, label_column=label_column,
                         params=params, names=read_cell_names(cell_names), example_cell=example_cell,
                         example_region=region, embedding=embedding, model=model, model_input=model_input,
-                        calibration_cells=calibration_cells, calibration_samples=calibration_samples)
+                        calibration_cells=calibration_cells, calibration_samples=calibration_samples,
+                        reference_folds=reference_folds)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         click.echo(ev.summary.round(4).to_string(index=False))
     click.echo(f"report: {output}/report.md")
