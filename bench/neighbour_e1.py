@@ -31,7 +31,7 @@ def run(*args, log=None):
 
 def write_folds(inp, raw, out):
     """Fold files of ``inp``'s cells (folds as hicdiff evaluate makes them from ``raw``'s labels)."""
-    from hicdiff._cellmaps import cell_labels, cis_pixel_arrays  # noqa: F401
+    from hicdiff._cellmaps import cell_labels
     from hicdiff.io import ScoolWriter, file_metadata, open_cells
 
     cs, rc = open_cells(inp), open_cells(raw)

@@ -216,6 +216,20 @@ def test_leave_one_out_reference(lee_scool):
         assert not set(members) & set(same) or g.startswith(labels[name])
 
 
+def test_fold_reference_compares_single_cells_with_the_other_fold(lee_scool):
+    raw = open_cells(lee_scool)
+    labels = raw.metadata()["cell_type"]
+    ref = PooledCellsReference(raw, labels, raw, folds=True)
+    view = _View(MB, D)
+    name = raw.names[0]
+    same = sorted(labels.index[labels == labels[name]])
+    other = [n for k, n in enumerate(same) if k % 2 != same.index(name) % 2]
+    assert other and name not in other
+    total = sum(cell_bands(raw, n, D)["chr21"][0] for n in other)
+    np.testing.assert_allclose(ref.for_cell(name, view)["chr21"][0], total)
+    assert "other fold" in ref.describe()
+
+
 # -- the whole evaluation ----------------------------------------------------------------------------------
 
 
