@@ -89,6 +89,19 @@ class BulkPrior:
         return f"bulk map {self.source}"
 
 
+def summed_bands(cells: CellSet, names, diagonals: int, chroms) -> dict:
+    """Chromosome -> the float32 band grids ``(N, diagonals)`` of ``names`` summed."""
+    out = None
+    for name in names:
+        b = cell_bands(cells, name, diagonals, chroms, dtype=np.float32)
+        if out is None:
+            out = {c: v[0] for c, v in b.items()}
+        else:
+            for c, v in b.items():
+                out[c] += v[0]
+    return out
+
+
 class PoolPrior:
     """The pooled counts of ``pool`` cells of ``cells`` as the prior; a cell of the pool is imputed with the
     pool less its own counts as ``cells`` holds them (its own contacts never enter its prior)."""
@@ -98,21 +111,13 @@ class PoolPrior:
         if not self.pool:
             raise HicdiffError(f"no cell has the label {label!r} to pool as a prior", cells.source)
         self.cells, self.chroms, self.diagonals, self.band = cells, list(chroms), int(diagonals), int(band)
-        self.bands = None
-        for name in self.pool:
-            b = self._own(name)
-            if self.bands is None:
-                self.bands = b
-            else:
-                for c, v in b.items():
-                    self.bands[c] += v
+        self.bands = summed_bands(cells, self.pool, self.diagonals, self.chroms)
         self.depth = _band_total(self.bands, band)
         self.members = set(self.pool)
         self.label = label
 
     def _own(self, name) -> dict:
-        return {c: v[0] for c, v in cell_bands(self.cells, name, self.diagonals, self.chroms,
-                                                 dtype=np.float32).items()}
+        return summed_bands(self.cells, [name], self.diagonals, self.chroms)
 
     def for_cell(self, name):
         """``(bands, depth)``: the prior of cell ``name``."""
@@ -137,22 +142,16 @@ class NeighbourPrior:
         unknown = sorted({m for v in neighbours.values() for m in v} - set(cells.names))
         if unknown:
             raise HicdiffError(f"neighbour {unknown[0]!r} is not a cell of the input", cells.source)
+        own = [n for n, v in neighbours.items() if n in v or not v]
+        if own:
+            raise HicdiffError(f"cell {own[0]!r} is its own neighbour or has none", cells.source)
         self.cells, self.neighbours = cells, {n: list(v) for n, v in neighbours.items()}
         self.chroms, self.diagonals, self.band = list(chroms), int(diagonals), int(band)
         self.k = max(len(v) for v in self.neighbours.values())
 
     def for_cell(self, name):
         """``(bands, depth)``: the summed bands of ``name``'s neighbours."""
-        out = None
-        for other in self.neighbours[name]:
-            if other == name:
-                continue
-            b = cell_bands(self.cells, other, self.diagonals, self.chroms, dtype=np.float32)
-            if out is None:
-                out = {c: v[0] for c, v in b.items()}
-            else:
-                for c, v in b.items():
-                    out[c] += v[0]
+        out = summed_bands(self.cells, self.neighbours[name], self.diagonals, self.chroms)
         return out, _band_total(out, self.band)
 
     def describe(self) -> str:

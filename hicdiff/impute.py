@@ -334,23 +334,20 @@ class Imputer:
         or ``None``; a model without a prior channel refuses one. ``guide_neighbours``: guide each cell by its
         that many nearest cells of ``cells`` (:mod:`hicdiff.neighbours`), found in the embedding of
         ``neighbours_from`` (an ``.h5ad`` or a model; default: this model)."""
-        if guide_neighbours is not None and not self.cfg.prior:
-            source = True
-        else:
-            neighbours = None
-            if guide_neighbours is not None:
-                from hicdiff.neighbours import cell_neighbours
-
-                neighbours = cell_neighbours(cells, guide_neighbours, embedding=neighbours_from,
-                                             imputer=self, chroms=chroms)
-            elif neighbours_from is not None:
-                raise HicdiffError("--neighbours-from goes with --guide-neighbours")
-            source = make_prior(cells, chroms, diagonals, self.cfg.max_diag, prior, guide_label, label_column,
-                                labels, neighbours)
-        if source is not None and not self.cfg.prior:
+        if neighbours_from is not None and guide_neighbours is None:
+            raise HicdiffError("--neighbours-from goes with --guide-neighbours")
+        asked = any(x is not None for x in (prior, guide_label, guide_neighbours))
+        if asked and not self.cfg.prior:
             raise HicdiffError("this model has no prior channel, so it cannot be guided; fine-tune it with one: "
                                "hicdiff train CELLS --init MODEL --prior-by COLUMN", self.path)
-        return source
+        neighbours = None
+        if guide_neighbours is not None:
+            from hicdiff.neighbours import cell_neighbours
+
+            neighbours = cell_neighbours(cells, guide_neighbours, embedding=neighbours_from, imputer=self,
+                                         chroms=chroms)
+        return make_prior(cells, chroms, diagonals, self.cfg.max_diag, prior, guide_label, label_column, labels,
+                          neighbours)
 
     def region_mask(self, regions, cells: CellSet) -> RegionMask | None:
         """``regions`` (a BED path, :class:`~hicdiff.regions.Region` objects or a ready
