@@ -1,7 +1,8 @@
 """Compartments of cells guided by their neighbours, beside raw, RWR and the unguided model; with the leak-free
 protocol (each fold of cells imputed alone, single cells and pools compared with the other fold's raw cells).
 
-    python bench/neighbour_e1.py --run results/lee2019_pfc_1mb --model results/nb/model.ckpt --out results/nb
+    python bench/neighbour_e1.py --run results/lee2019_pfc_1mb --model results/nb/model.ckpt --out results/nb \
+        [--guidance 4]
 
 ``--model`` is a model trained with ``hicdiff train INPUT --prior-by neighbours``. Every step is the CLI:
 ``hicdiff impute --guide-neighbours K`` on all the run's cells (neighbours among them all) and on each
@@ -61,25 +62,27 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", default="results/nb")
     ap.add_argument("--neighbours", type=int, default=5)
+    ap.add_argument("--guidance", type=float, default=1.0, help="guidance weight of the guided imputations")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     ev = f"{a.run}/eval"
     inp, raw = f"{ev}/input.scool", f"{a.run}/cells.scool"
-    k, th = str(a.neighbours), str(a.threads)
-    guided = f"{a.out}/hicdiff-neighbours.scool"
+    k, th, w = str(a.neighbours), str(a.threads), str(a.guidance)
+    tag = "" if a.guidance == 1 else f"-w{a.guidance:g}"
+    guided = f"{a.out}/hicdiff-neighbours{tag}.scool"
     if not os.path.exists(guided):
-        s = run("impute", inp, "--model", a.model, "-o", guided, "--guide-neighbours", k, "--threads", th,
-                log=f"{a.out}/impute-neighbours.log")
+        s = run("impute", inp, "--model", a.model, "-o", guided, "--guide-neighbours", k, "--guidance", w,
+                "--threads", th, log=f"{a.out}/impute-neighbours{tag}.log")
         print(f"impute --guide-neighbours {k}, all cells: {s:.0f} s", flush=True)
-    folds = f"{a.out}/hicdiff-neighbours-folds.scool"
+    folds = f"{a.out}/hicdiff-neighbours{tag}-folds.scool"
     if not os.path.exists(folds):
         parts = []
         for n, path in enumerate(write_folds(inp, raw, a.out), 1):
-            part = f"{a.out}/hicdiff-neighbours-fold{n}.scool"
+            part = f"{a.out}/hicdiff-neighbours{tag}-fold{n}.scool"
             if not os.path.exists(part):
-                s = run("impute", path, "--model", a.model, "-o", part, "--guide-neighbours", k, "--threads", th,
-                        log=f"{a.out}/impute-fold{n}.log")
+                s = run("impute", path, "--model", a.model, "-o", part, "--guide-neighbours", k, "--guidance", w,
+                        "--threads", th, log=f"{a.out}/impute-fold{n}{tag}.log")
                 print(f"impute --guide-neighbours {k}, fold {n} alone: {s:.0f} s", flush=True)
             parts.append(part)
         run("merge", *parts, "-o", folds)
@@ -88,7 +91,7 @@ def main():
         run("impute", inp, "--model", a.model, "-o", unguided, "--threads", th, log=f"{a.out}/impute-unguided.log")
     methods = [f"{ev}/hicdiff.scool", unguided, guided, folds, f"{ev}/raw.scool", f"{ev}/rwr.scool"]
     cols = ["method", "heldout_bits", "compartment_corr", "compartment_corr_pooled"]
-    for name, extra in (("report", []), ("report-folds", ["--reference-folds"])):
+    for name, extra in ((f"report{tag}", []), (f"report{tag}-folds", ["--reference-folds"])):
         rep = f"{a.out}/{name}"
         if not os.path.exists(f"{rep}/metrics.tsv"):
             run("evaluate", *methods, "--heldout", f"{ev}/heldout.scool", "--reference-cells", raw, *extra,
