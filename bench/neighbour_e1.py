@@ -2,7 +2,7 @@
 protocol (each fold of cells imputed alone, single cells and pools compared with the other fold's raw cells).
 
     python bench/neighbour_e1.py --run results/lee2019_pfc_1mb --model results/nb/model.ckpt --out results/nb \
-        [--guidance 4]
+        [--guidance 4] [--guidance-far 6 [--far-from 10000000]]
 
 ``--model`` is a model trained with ``hicdiff train INPUT --prior-by neighbours``. Every step is the CLI:
 ``hicdiff impute --guide-neighbours K`` on all the run's cells (neighbours among them all) and on each
@@ -63,6 +63,9 @@ def main():
     ap.add_argument("--out", default="results/nb")
     ap.add_argument("--neighbours", type=int, default=5)
     ap.add_argument("--guidance", type=float, default=1.0, help="guidance weight of the guided imputations")
+    ap.add_argument("--guidance-far", type=float, default=None,
+                    help="guidance weight beyond --far-from (hicdiff impute --guidance-far)")
+    ap.add_argument("--far-from", type=int, default=None, help="bp; default the model's band")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -70,10 +73,14 @@ def main():
     inp, raw = f"{ev}/input.scool", f"{a.run}/cells.scool"
     k, th, w = str(a.neighbours), str(a.threads), str(a.guidance)
     tag = "" if a.guidance == 1 else f"-w{a.guidance:g}"
+    far = []
+    if a.guidance_far is not None:
+        far = ["--guidance-far", str(a.guidance_far)] + (["--far-from", str(a.far_from)] if a.far_from else [])
+        tag += f"-far{a.guidance_far:g}" + (f"-from{a.far_from // 1000000}mb" if a.far_from else "")
     guided = f"{a.out}/hicdiff-neighbours{tag}.scool"
     if not os.path.exists(guided):
         s = run("impute", inp, "--model", a.model, "-o", guided, "--guide-neighbours", k, "--guidance", w,
-                "--threads", th, log=f"{a.out}/impute-neighbours{tag}.log")
+                *far, "--threads", th, log=f"{a.out}/impute-neighbours{tag}.log")
         print(f"impute --guide-neighbours {k}, all cells: {s:.0f} s", flush=True)
     folds = f"{a.out}/hicdiff-neighbours{tag}-folds.scool"
     if not os.path.exists(folds):
@@ -82,7 +89,7 @@ def main():
             part = f"{a.out}/hicdiff-neighbours{tag}-fold{n}.scool"
             if not os.path.exists(part):
                 s = run("impute", path, "--model", a.model, "-o", part, "--guide-neighbours", k, "--guidance", w,
-                        "--threads", th, log=f"{a.out}/impute-fold{n}{tag}.log")
+                        *far, "--threads", th, log=f"{a.out}/impute-fold{n}{tag}.log")
                 print(f"impute --guide-neighbours {k}, fold {n} alone: {s:.0f} s", flush=True)
             parts.append(part)
         run("merge", *parts, "-o", folds)

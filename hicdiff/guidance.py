@@ -51,9 +51,9 @@ def drop_prior(features: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.where(keep.view(-1, 1, 1), features, torch.full_like(features, float("nan")))
 
 
-def guided(uncond: torch.Tensor, cond: torch.Tensor, weight: float) -> torch.Tensor:
-    """Classifier-free guidance of logits: ``u + w (c - u)``."""
-    return uncond + float(weight) * (cond - uncond)
+def guided(uncond: torch.Tensor, cond: torch.Tensor, weight) -> torch.Tensor:
+    """Classifier-free guidance of logits: ``u + w (c - u)`` (``w`` a number, or a tensor that broadcasts)."""
+    return uncond + (weight if torch.is_tensor(weight) else float(weight)) * (cond - uncond)
 
 
 def _band_total(bands: dict, max_diag: int) -> float:

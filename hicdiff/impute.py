@@ -210,6 +210,8 @@ class Imputer:
         self._hidden: list = []     # per cell of the current group: chromosome -> hidden pixels (masked regions)
         self._priors: list = []     # per cell of the current group: (chromosome -> prior band, prior depth)
         self.guidance = 1.0
+        self.guidance_far: float | None = None   # the weight beyond far_diag diagonals (None: guidance)
+        self.far_diag = 0
         self.values = torch.as_tensor(tokenizer.values, dtype=torch.float32, device=device)
         self.locus_offset = layout.locus_offset
 
@@ -398,8 +400,17 @@ class Imputer:
         target_depth = torch.tensor([float(depth_ratio) * depths[j.cell] for j in jobs], dtype=torch.float64)
         return prior_features(torch.from_numpy(counts), prior_depth, target_depth, valid.cpu()).to(self.device)
 
+    def _weights(self, width: int):
+        """The guidance weight of a window's entries: :attr:`guidance`, or per diagonal, :attr:`guidance_far`
+        beyond :attr:`far_diag` diagonals (a tensor broadcasting over ``(B, W, Dp, K)`` logits)."""
+        if self.guidance_far is None or width <= self.far_diag:
+            return self.guidance
+        d = torch.arange(1, width + 1, device=self.device)
+        far = torch.tensor(self.guidance_far, device=self.device)
+        return torch.where(d > self.far_diag, far, torch.tensor(self.guidance, device=self.device)).view(1, 1, -1, 1)
+
     def _forward(self, observed, target, locus, depth, ratio, prior=None):
-        """Logits of the windows; with a prior, guided: ``u + w (c - u)`` (``w`` = :attr:`guidance`)."""
+        """Logits of the windows; with a prior, guided: ``u + w (c - u)`` (``w`` = :meth:`_weights`)."""
         b = observed.shape[0]
         res = torch.full((b,), float(self._resolution), device=self.device)
         unit = torch.full((b,), float(self.split_unit), device=self.device)
@@ -407,10 +418,10 @@ class Imputer:
             if prior is None:
                 return self.model(observed, target, locus, depth, ratio, res, unit).float()
             cond = self.model(observed, target, locus, depth, ratio, res, unit, prior).float()
-            if self.guidance == 1:
+            weight = self._weights(observed.shape[2])
+            if not torch.is_tensor(weight) and weight == 1:
                 return cond
-            return guided(self.model(observed, target, locus, depth, ratio, res, unit).float(), cond,
-                          self.guidance)
+            return guided(self.model(observed, target, locus, depth, ratio, res, unit).float(), cond, weight)
 
     # -- the two modes -----------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -457,7 +468,8 @@ class Imputer:
     def impute_many(self, cells: CellSet, names, chroms=None, mode="mean", depth_ratio=1.0, samples=4,
                     steps=4, seed=0, transform=None, max_distance="auto", sample_values="expected",
                     remask=0.0, mask_regions=None, prior=None, guide_label=None, label_column="cell_type",
-                    labels=None, guidance=1.0, guide_neighbours=None, neighbours_from=None):
+                    labels=None, guidance=1.0, guide_neighbours=None, neighbours_from=None, guidance_far=None,
+                    far_from=None):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
@@ -473,8 +485,11 @@ class Imputer:
         of their metadata or of the TSV ``labels``, less the cell itself): guidance of a model trained with a
         prior channel, with weight ``guidance`` (:mod:`hicdiff.guidance`); or ``guide_neighbours`` K, each cell's
         K nearest cells of ``cells`` in the embedding of ``neighbours_from`` (default: this model).
+        ``guidance_far``: the guidance weight of pixels farther apart than ``far_from`` bp (default: the model's
+        band, beyond which it never saw a prior in training); ``guidance`` nearer. ``None``: ``guidance``
+        everywhere.
         """
-        check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance)
+        check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         regions = self.region_mask(mask_regions, cells)
@@ -487,8 +502,15 @@ class Imputer:
         source = self.prior_source(cells, chroms, read, prior, guide_label, label_column, labels,
                                    guide_neighbours, neighbours_from)
         self.guidance = float(guidance)
+        self.guidance_far = None if guidance_far is None else float(guidance_far)
+        self.far_diag = self.far_diagonals(far_from)
         if source is not None:
-            log.info("guided by %s, weight %g", source.describe(), self.guidance)
+            far = ("" if self.guidance_far is None else
+                   f", {self.guidance_far:g} beyond {self.far_diag * self._resolution} bp")
+            log.info("guided by %s, weight %g%s", source.describe(), self.guidance, far)
+        elif guidance_far is not None:
+            raise HicdiffError("--guidance-far needs a prior to guide by (--prior, --guide-label or "
+                               "--guide-neighbours)")
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
         cell_jobs = self._jobs(0, shapes, stride, diagonals)
@@ -561,6 +583,15 @@ class Imputer:
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
 
+    def far_diagonals(self, far_from=None) -> int:
+        """Diagonals within which :attr:`guidance` applies (:attr:`guidance_far` beyond): ``far_from`` bp at
+        the current resolution, by default the model's band."""
+        if far_from is None:
+            return self.cfg.max_diag
+        if int(far_from) < 0:
+            raise HicdiffError(f"--far-from must be a distance of at least 0 bp, got {far_from}")
+        return int(far_from) // self._resolution
+
     def impute_cell(self, cells, name=None, chroms=None, **kwargs) -> CellImputation:
         """Impute one cell of a :class:`CellSet` (or a cooler URI / path to a single-cell cooler)."""
         if not isinstance(cells, CellSet):
@@ -623,7 +654,7 @@ SAMPLE_VALUES = ("expected", "drawn")
 
 
 def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected", remask=0.0,
-                  guidance=1.0) -> None:
+                  guidance=1.0, guidance_far=None) -> None:
     """Refuse imputation options out of range, before any cell is read."""
     if mode not in ("mean", "sample"):
         raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
@@ -635,8 +666,9 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
         raise HicdiffError(f"--sample-values {sample_values!r}: expected or drawn")
     if not 0 <= float(remask) < 1:
         raise HicdiffError(f"--remask must be at least 0 and below 1, got {remask}")
-    if not (np.isfinite(guidance) and guidance >= 0):
-        raise HicdiffError(f"--guidance must be a finite number of at least 0, got {guidance}")
+    for name, w in (("--guidance", guidance), ("--guidance-far", guidance_far)):
+        if w is not None and not (np.isfinite(w) and w >= 0):
+            raise HicdiffError(f"{name} must be a finite number of at least 0, got {w}")
 
 
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4, steps=4, uncertainty=None,
@@ -644,7 +676,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
                  max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None, prior=None,
                  guide_label=None, label_column="cell_type", labels=None, guidance=1.0, guide_neighbours=None,
-                 neighbours_from=None) -> dict:
+                 neighbours_from=None, guidance_far=None, far_from=None, neighbours_among="all") -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
@@ -663,11 +695,13 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     trained with a prior channel (:mod:`hicdiff.guidance`); the metadata records it (``parameters.prior``).
     ``guide_neighbours`` K: each cell is guided by the pool of its K nearest cells of ``inputs`` (all of them,
     also with ``cells``) in the embedding of ``neighbours_from`` (an ``.h5ad`` from ``hicdiff embed``, or a
-    model; default: ``model``), recorded in each cell's metadata (``neighbours``).
+    model; default: ``model``), recorded in each cell's metadata (``neighbours``); ``neighbours_among="cells"``
+    finds them among ``cells`` only (a fold imputed alone borrows nothing from the other). ``guidance_far``: the weight
+    beyond ``far_from`` bp (default: the model's band), as :meth:`Imputer.impute_many`.
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
-    check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance)
+    check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far)
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
                                              stride=stride, split_unit=split_unit)
     cs = open_cells(inputs, cells=cells)
@@ -690,11 +724,24 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     regions = imp.region_mask(mask_regions, cs)
     if regions is not None:
         params["mask_regions"] = regions.to_dict()
-    everyone = open_cells(inputs) if guide_neighbours is not None and cells is not None else cs
+    if neighbours_among not in ("all", "cells"):
+        raise HicdiffError(f"--neighbours-among {neighbours_among!r}: all or cells")
+    if neighbours_among == "cells" and (guide_neighbours is None or cells is None):
+        raise HicdiffError("--neighbours-among cells goes with --guide-neighbours and --cells")
+    everyone = (open_cells(inputs) if guide_neighbours is not None and cells is not None and neighbours_among == "all"
+                else cs)
     source = imp.prior_source(everyone, chroms, max(imp.cfg.max_diag, *diagonals.values()), prior, guide_label,
                               label_column, labels, guide_neighbours, neighbours_from)
     if source is not None:
         params.update(prior=source.describe(), guidance=float(guidance))
+        if guide_neighbours is not None:
+            params["neighbours_among"] = ("the imputed cells (--cells)" if neighbours_among == "cells"
+                                          else "every cell of the input")
+        if guidance_far is not None:
+            far = far_from if far_from is not None else imp.cfg.max_diag * int(cs.resolution)
+            params.update(guidance_far=float(guidance_far), guidance_far_from_bp=int(far))
+    elif guidance_far is not None:
+        raise HicdiffError("--guidance-far needs a prior to guide by (--prior, --guide-label or --guide-neighbours)")
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
@@ -723,7 +770,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
         for res in imp.impute_many(cs, todo, chroms=chroms, mode=mode, depth_ratio=depth_ratio,
                                    samples=samples, steps=steps, seed=seed, max_distance=diagonals,
                                    sample_values=sample_values, remask=remask, mask_regions=regions,
-                                   prior=source, guidance=guidance):
+                                   prior=source, guidance=guidance, guidance_far=guidance_far,
+                                   far_from=far_from):
             meta_cell = cs.cell_metadata(res.name)
             if guide_neighbours is not None:
                 meta_cell["neighbours"] = list(source.neighbours[res.name])

@@ -233,6 +233,17 @@ def read_reference_map(spec) -> dict[str, str]:
     return {lab: p if os.path.isabs(p) else os.path.join(base, p) for lab, p in zip(table[0], table[1])}
 
 
+def label_folds(labels: pd.Series) -> dict[str, int]:
+    """Cell -> fold (0 or 1) of :class:`PooledCellsReference`: alternate cells of each label in name order.
+    ``hicdiff evaluate --reference-folds`` compares each fold with the other; an imputation that borrows from
+    other cells is run on each fold alone (``hicdiff impute --cells FOLD --neighbours-among cells``)."""
+    fold = {}
+    for lab in sorted(set(labels.astype(str))):
+        for k, n in enumerate(sorted(labels.index[labels.astype(str) == lab])):
+            fold[n] = k % 2
+    return fold
+
+
 class PooledCellsReference:
     """Pseudo-bulk of raw cells: the reference of a cell is the sum of the OTHER raw cells of its label.
 
@@ -260,10 +271,7 @@ class PooledCellsReference:
         self.folds = bool(folds)
         self.chroms = [c for c in raw.chromnames if raw.n_bins(c) >= 2]
         self.labels = labels.reindex(raw.names) if labels is not None else pd.Series("all", index=raw.names)
-        self.fold = {}
-        for lab in sorted(set(self.labels)):
-            for k, n in enumerate(sorted(self.labels.index[self.labels == lab])):
-                self.fold[n] = k % 2
+        self.fold = label_folds(self.labels)
         self._sums: dict = {}
 
     def _fold_sums(self, view: _View):

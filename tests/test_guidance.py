@@ -74,16 +74,37 @@ def test_a_bulk_prior_pulls_the_imputation_towards_it(guided):
     assert ratio(runs[3.0]) > ratio(runs[1.0])
 
 
+def test_guidance_far_changes_only_the_pixels_beyond_its_distance(guided):
+    imp = Imputer.from_checkpoint(guided["model"], device="cpu")
+    cells = open_cells(guided["input"])
+    name, res = cells.names[0], cells.resolution
+    bulk = _bulk(cells, guided["tmp"] / "bulk-far.cool", "chr19", boost=20.0)
+    run = lambda **kw: imp.impute_cell(cells, name, chroms=["chr19"], max_distance="whole", prior=bulk,   # noqa: E731
+                                       **kw).bands["chr19"]
+    near = run(guidance=1.0)
+    far = run(guidance=1.0, guidance_far=3.0, far_from=10 * res)
+    # diagonals 1..10 (columns 0..9) as guidance 1 alone; beyond, as guidance 3 everywhere
+    assert np.allclose(far[:, :10], near[:, :10], rtol=1e-5, atol=1e-7)
+    everywhere = run(guidance=3.0)
+    assert np.allclose(far[:, 10:], everywhere[:, 10:], rtol=1e-5, atol=1e-7)
+    assert not np.allclose(far[:, 10:], near[:, 10:], rtol=1e-3)
+    with pytest.raises(HicdiffError, match="needs a prior"):
+        imp.impute_cell(cells, name, chroms=["chr19"], guidance_far=3.0)
+    with pytest.raises(HicdiffError, match="--guidance-far"):
+        imp.impute_cell(cells, name, chroms=["chr19"], prior=bulk, guidance_far=float("nan"))
+
+
 def test_guide_label_pools_other_cells_and_cli_records_it(guided, tmp_path):
     cells = open_cells(guided["input"])
     label = cells.metadata()["cell_type"].iloc[0]
     out = tmp_path / "guided.scool"
     r = CliRunner().invoke(cli, ["impute", guided["input"], "--model", guided["model"], "-o", str(out),
                                  "--guide-label", str(label), "--guidance", "2", "--chromosomes", "chr19",
-                                 "--device", "cpu"])
+                                 "--guidance-far", "5", "--far-from", "20000000", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     params = file_metadata(out)["parameters"]
     assert params["guidance"] == 2.0 and str(label) in params["prior"]
+    assert params["guidance_far"] == 5.0 and params["guidance_far_from_bp"] == 20_000_000
     bad = CliRunner().invoke(cli, ["impute", guided["input"], "--model", guided["model"], "-o",
                                    str(tmp_path / "x.scool"), "--guide-label", "no-such-type"])
     assert bad.exit_code != 0 and "no-such-type" in bad.output

@@ -87,12 +87,22 @@ class MaxDistance(click.ParamType):
 @click.option("--neighbours-from", type=click.Path(), default=None, metavar="MODEL|EMBED.h5ad",
               help="--guide-neighbours: find them in this embedding (an .h5ad from hicdiff embed, or another "
                    "model's; default: the imputing model's).")
+@click.option("--neighbours-among", type=click.Choice(["all", "cells"]), default="all", show_default=True,
+              help="--guide-neighbours: find them among every cell of the input, or only the --cells imputed "
+                   "(a fold imputed alone borrows nothing from the cells it is evaluated against).")
 @click.option("--guidance", type=_options.FiniteFloat(min=0), default=1.0, show_default=True,
               help="Guidance weight w: logits u + w (c - u) of the model without (u) and with (c) the prior; "
                    "1 the conditional model, 0 the prior ignored, above 1 the prior followed further.")
+@click.option("--guidance-far", type=_options.FiniteFloat(min=0), default=None, metavar="W",
+              help="Guidance weight of pixels farther apart than --far-from (default: --guidance everywhere). "
+                   "A model trained with its prior on its band never learned to read it beyond; compartments "
+                   "live there (docs/whole_chromosomes.md).")
+@click.option("--far-from", type=click.IntRange(min=0), default=None, metavar="BP",
+              help="--guidance-far: from this distance (default: the model's band, 32 diagonals).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
             threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask, mask_regions,
-            prior, guide_label, label_column, labels_path, guide_neighbours, neighbours_from, guidance):
+            prior, guide_label, label_column, labels_path, guide_neighbours, neighbours_from, neighbours_among,
+            guidance, guidance_far, far_from):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -109,5 +119,6 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         stride=stride, seed=seed, resume=resume, split_unit=1.0 if predict == "pixels" else 0.0,
         max_distance=max_distance, sample_values=sample_values, remask=remask, mask_regions=mask_regions,
         prior=prior, guide_label=guide_label, label_column=label_column, labels=labels_path, guidance=guidance,
-        guide_neighbours=guide_neighbours, neighbours_from=neighbours_from)
+        guide_neighbours=guide_neighbours, neighbours_from=neighbours_from,
+        guidance_far=guidance_far, far_from=far_from, neighbours_among=neighbours_among)
     click.echo(json.dumps(summary))

@@ -26,6 +26,11 @@ PRETRAINED = config["pretrained"]["model"]
 PRETRAINED_METHODS = (["hicdiff-general"] + (["hicdiff-finetuned"] if config["pretrained"]["finetune_minutes"] else [])
                       if PRETRAINED else [])
 
+# guidance by neighbours, each reference fold imputed alone (rules/neighbours.smk)
+NEIGHBOUR_METHODS = ["hicdiff-neighbours"] if config["neighbours"]["enabled"] else []
+if NEIGHBOUR_METHODS and not config["evaluate"]["reference_cells"]:
+    raise WorkflowError("neighbours.enabled needs evaluate.reference_cells: true (the folds are the reference cells')")
+
 
 wildcard_constraints:
     part="|".join(IMPUTE_FROM),

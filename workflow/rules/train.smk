@@ -18,7 +18,9 @@ rule train:
         device=config["train"]["device"],
         devices=config["train"]["devices"],
         strategy=config["train"]["strategy"],
+        prior=(f"--prior-by neighbours --prior-neighbours {config['neighbours']['train_k']}"
+               if config["neighbours"]["enabled"] else ""),
     shell:
         "hicdiff train {input:q} -o {output:q} --config {params.config:q} {params.max_time} {params.max_steps} "
         "{params.max_distance} --seed {params.seed} --device {params.device} --devices {params.devices} "
-        "--strategy {params.strategy:q} --threads {threads} > {log:q} 2>&1"
+        "--strategy {params.strategy:q} {params.prior} --threads {threads} > {log:q} 2>&1"
