@@ -1,6 +1,7 @@
 """Guidance by neighbours: each cell's nearest cells in an embedding, pooled as its prior."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -8,8 +9,9 @@ from hicdiff.cli import cli
 from hicdiff.config import load_config
 from hicdiff.errors import HicdiffError
 from hicdiff.guidance import NeighbourPrior
-from hicdiff.io import open_cells
+from hicdiff.io import file_metadata, open_cells
 from hicdiff.neighbours import nearest_cells
+from hicdiff.references import label_folds
 from hicdiff.split import split_cells
 
 
@@ -72,6 +74,31 @@ def test_imputation_guided_by_neighbours_records_them_and_differs_from_unguided(
     a = cooler.Cooler(f"{guided}::/cells/{name}").pixels()[:]["count"].to_numpy()
     b = cooler.Cooler(f"{plain}::/cells/{name}").pixels()[:]["count"].to_numpy()
     assert a.shape == b.shape and not np.allclose(a, b)
+
+
+def test_neighbours_among_the_imputed_cells_stay_inside_them(neighbour_model, tmp_path):
+    m = neighbour_model
+    names = open_cells(m["input"]).names
+    chosen = names[: max(3, len(names) // 2)]
+    listed = tmp_path / "fold.txt"
+    listed.write_text("".join(f"{n}\n" for n in chosen))
+    out = str(tmp_path / "fold.scool")
+    r = CliRunner().invoke(cli, ["impute", m["input"], "--model", m["model"], "-o", out, "--cells", str(listed),
+                                 "--guide-neighbours", "2", "--neighbours-among", "cells", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    cs = open_cells(out)
+    assert sorted(cs.names) == sorted(chosen)
+    for n in cs.names:
+        assert set(cs.cell_metadata(n)["neighbours"]) <= set(chosen) - {n}
+    assert "imputed cells" in file_metadata(out)["parameters"]["neighbours_among"]
+    bad = CliRunner().invoke(cli, ["impute", m["input"], "--model", m["model"], "-o", str(tmp_path / "x.scool"),
+                                   "--guide-neighbours", "2", "--neighbours-among", "cells"])
+    assert bad.exit_code != 0 and "--cells" in bad.output
+
+
+def test_label_folds_alternate_cells_of_each_label_in_name_order():
+    labels = pd.Series(["a", "b", "a", "a", "b"], index=["c3", "c1", "c2", "c0", "c4"])
+    assert label_folds(labels) == {"c0": 0, "c2": 1, "c3": 0, "c1": 0, "c4": 1}
 
 
 def test_neighbours_need_a_model_with_a_prior_channel(lee_scool, tmp_path):

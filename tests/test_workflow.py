@@ -59,7 +59,16 @@ def test_dry_run_of_the_default_config_plans_every_step(tmp_path, data_dir):
         "load": 1, "split": 1, "train": 1, "shard_cells": 2, "impute_shard": 2 * shards, "merge_imputed": 1,
         "merge_imputed_eval": 1, "baseline": len(config["baselines"]), "evaluate": 1, "all": 1,
         "finetune": 1, "impute_pretrained": 2, "embed": 1, "pool_clusters": 1,
+        "reference_folds": 1, "impute_neighbours_fold": 2, "merge_neighbours": 1,
     }
+    # guidance by neighbours: a prior channel trained, each reference fold imputed alone, the report on folds
+    assert re.search(r"hicdiff train .* --prior-by neighbours --prior-neighbours 5 --seed", out)
+    nb = config["neighbours"]
+    for k in (1, 2):
+        assert re.search(rf"hicdiff impute \S+ --model \S+model.ckpt --cells \S+fold{k}.txt -o \S+fold{k}.scool "
+                         rf"--guide-neighbours {nb['k']} --neighbours-among cells --guidance 1 "
+                         rf"--guidance-far {nb['guidance_far']} --far-from {nb['far_from']}", out)
+    assert re.search(r"hicdiff evaluate .*hicdiff-neighbours.scool .*--reference-folds", out)
     # the general model zero-shot and fine-tuned, beside the one trained from scratch
     assert re.search(r"hicdiff train \S+ -o \S+model-finetuned.ckpt --init general --max-time 2", out)
     assert re.search(r"hicdiff impute \S+ --model general -o \S+hicdiff-general.scool", out)
@@ -130,6 +139,15 @@ def test_real_run_writes_the_report_and_the_imputed_cells(finished_run):
     assert list(anndata.read_h5ad(run / "embedding" / "cells.h5ad").obs_names) == cells.names
     assert list((run / "pooled" / "clusters").glob("*.mcool"))
     assert "## Cell embedding" in (run / "report" / "report.md").read_text()
+    # guidance by neighbours: each reference fold alone, every evaluated cell once, neighbours inside its fold
+    folds = [(run / "neighbours" / f"fold{k}.txt").read_text().split() for k in (1, 2)]
+    assert sorted(folds[0] + folds[1]) == sorted(cells.names) and not set(folds[0]) & set(folds[1])
+    guided = hicdiff.open_cells(run / "eval" / "hicdiff-neighbours.scool")
+    assert sorted(guided.names) == sorted(cells.names)
+    for fold in folds:
+        for n in fold:
+            assert set(guided.cell_metadata(n)["neighbours"]) <= set(fold) - {n}
+    assert "hicdiff-neighbours" in (run / "report" / "metrics.tsv").read_text()
 
 
 def test_rerun_after_completion_does_nothing(finished_run):

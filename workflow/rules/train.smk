@@ -22,5 +22,5 @@ rule train:
                if config["neighbours"]["enabled"] else ""),
     shell:
         "hicdiff train {input:q} -o {output:q} --config {params.config:q} {params.max_time} {params.max_steps} "
-        "{params.max_distance} --seed {params.seed} --device {params.device} --devices {params.devices} "
-        "--strategy {params.strategy:q} {params.prior} --threads {threads} > {log:q} 2>&1"
+        "{params.max_distance} {params.prior} --seed {params.seed} --device {params.device} --devices {params.devices} "
+        "--strategy {params.strategy:q} --threads {threads} > {log:q} 2>&1"
