@@ -89,7 +89,8 @@ def cell_neighbours(cells, k: int = DEFAULT_NEIGHBOURS, embedding=None, imputer=
         if embedding is None and imputer is None:
             raise ValueError("give an embedding or an imputer")
         log.info("embedding %d cells to find their neighbours", len(names))
-        adata = embed_cells(cells, embedding, chroms=chroms, imputer=imputer if embedding is None else None)
+        adata = embed_cells(cells, embedding, chroms=chroms, imputer=imputer if embedding is None else None,
+                            pca=False)
         x = np.asarray(adata.obsm[EMBEDDING])
         how = f"the embedding of model {embedding or imputer.path}"
     out = nearest_cells(x, names, k, among=among)

@@ -43,6 +43,14 @@ def test_h5ad_round_trip(lee_scool, tiny_model, tmp_path):
     assert len(scatter) == 2 * len(cells) and set(scatter["label"]) == set(stored["cell_type"])
 
 
+def test_without_pca_the_states_embedding_is_the_same(lee_scool, tiny_model):
+    full = embed_cells(lee_scool, tiny_model, n_components=5, pca_components=4, threads=1)
+    fast = embed_cells(lee_scool, tiny_model, n_components=5, threads=1, pca=False)
+    assert "X_pca" not in fast.obsm
+    assert np.allclose(fast.obsm["X_hicdiff"], full.obsm["X_hicdiff"], rtol=1e-5, atol=1e-6)
+    assert np.array_equal(fast.obs["band_contacts"], full.obs["band_contacts"])
+
+
 def test_state_map_and_thinning(lee_scool, tiny_model):
     cells = open_cells(lee_scool)
     imp = Imputer.from_checkpoint(tiny_model, threads=1)
