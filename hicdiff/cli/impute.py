@@ -98,7 +98,7 @@ class MaxDistance(click.ParamType):
                    "A model trained with its prior on its band never learned to read it beyond; compartments "
                    "live there (docs/whole_chromosomes.md).")
 @click.option("--far-from", type=click.IntRange(min=0), default=None, metavar="BP",
-              help="--guidance-far: from this distance (default: the model's band, 32 diagonals).")
+              help="--guidance-far: from this distance (default: the model's band, max_diag diagonals: 32 Mb at 1 Mb for the shipped models).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
             threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask, mask_regions,
             prior, guide_label, label_column, labels_path, guide_neighbours, neighbours_from, neighbours_among,
