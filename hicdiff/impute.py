@@ -493,14 +493,16 @@ class Imputer:
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         regions = self.region_mask(mask_regions, cells)
-        self._resolution = int(cells.resolution)
-        self._diagonals = diagonals = self.diagonals(cells, chroms, max_distance)
-        # the depth the model is told is counted over its own band, as in its training, whatever is imputed
+        diagonals = self.diagonals(cells, chroms, max_distance)
         band = self.cfg.max_diag
-        self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
         read = max(band, *diagonals.values())
+        # the prior first: finding neighbours embeds the cells with this imputer, which sets the state below
         source = self.prior_source(cells, chroms, read, prior, guide_label, label_column, labels,
                                    guide_neighbours, neighbours_from)
+        self._resolution = int(cells.resolution)
+        self._diagonals = diagonals
+        # the depth the model is told is counted over its own band, as in its training, whatever is imputed
+        self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
         self.guidance = float(guidance)
         self.guidance_far = None if guidance_far is None else float(guidance_far)
         self.far_diag = self.far_diagonals(far_from)

@@ -96,6 +96,24 @@ def test_neighbours_among_the_imputed_cells_stay_inside_them(neighbour_model, tm
     assert bad.exit_code != 0 and "--cells" in bad.output
 
 
+def test_neighbours_found_inside_impute_many_leave_its_whole_chromosomes_intact(neighbour_model):
+    # finding neighbours embeds the cells with the same imputer (its band); the imputation after it must still
+    # see every diagonal of the cell, as when the prior is made first (what hicdiff impute does)
+    from hicdiff.impute import Imputer
+
+    imp = Imputer.from_checkpoint(neighbour_model["model"], device="cpu")
+    cells = open_cells(neighbour_model["input"])
+    names = cells.names[:2]
+    chroms = ["chr19"]
+    source = imp.prior_source(cells, chroms, cells.n_bins("chr19") - 1, guide_neighbours=2)
+    first = [r.bands["chr19"] for r in imp.impute_many(cells, names, chroms=chroms, max_distance="whole",
+                                                        prior=source, guidance_far=3.0)]
+    inside = [r.bands["chr19"] for r in imp.impute_many(cells, names, chroms=chroms, max_distance="whole",
+                                                         guide_neighbours=2, guidance_far=3.0)]
+    for a, b in zip(first, inside):
+        assert a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_label_folds_alternate_cells_of_each_label_in_name_order():
     labels = pd.Series(["a", "b", "a", "a", "b"], index=["c3", "c1", "c2", "c0", "c4"])
     assert label_folds(labels) == {"c0": 0, "c2": 1, "c3": 0, "c1": 0, "c4": 1}
