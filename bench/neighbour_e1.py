@@ -34,13 +34,10 @@ def write_folds(inp, raw, out):
     """Fold files of ``inp``'s cells (folds as hicdiff evaluate makes them from ``raw``'s labels)."""
     from hicdiff._cellmaps import cell_labels
     from hicdiff.io import ScoolWriter, file_metadata, open_cells
+    from hicdiff.references import label_folds
 
     cs, rc = open_cells(inp), open_cells(raw)
-    labels = cell_labels(rc, "cell_type")
-    fold = {}
-    for lab in sorted(set(labels)):
-        for k, n in enumerate(sorted(labels.index[labels == lab])):
-            fold[n] = k % 2
+    fold = label_folds(cell_labels(rc, "cell_type"))
     paths = []
     import cooler
 

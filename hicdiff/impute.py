@@ -489,7 +489,8 @@ class Imputer:
         band, beyond which it never saw a prior in training); ``guidance`` nearer. ``None``: ``guidance``
         everywhere.
         """
-        check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far)
+        check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far,
+                      any(x is not None for x in (prior, guide_label, guide_neighbours)))
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         regions = self.region_mask(mask_regions, cells)
@@ -505,14 +506,11 @@ class Imputer:
         self._entries = band_entries([cells.n_bins(c) for c in chroms], band)
         self.guidance = float(guidance)
         self.guidance_far = None if guidance_far is None else float(guidance_far)
-        self.far_diag = self.far_diagonals(far_from)
+        self.far_diag = self.far_diagonals(far_from, self._resolution)
         if source is not None:
             far = ("" if self.guidance_far is None else
                    f", {self.guidance_far:g} beyond {self.far_diag * self._resolution} bp")
             log.info("guided by %s, weight %g%s", source.describe(), self.guidance, far)
-        elif guidance_far is not None:
-            raise HicdiffError("--guidance-far needs a prior to guide by (--prior, --guide-label or "
-                               "--guide-neighbours)")
         stride = self.stride if mode == "mean" else self.cfg.window_rows
         shapes = {c: cells.n_bins(c) for c in chroms}
         cell_jobs = self._jobs(0, shapes, stride, diagonals)
@@ -585,14 +583,14 @@ class Imputer:
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
 
-    def far_diagonals(self, far_from=None) -> int:
+    def far_diagonals(self, far_from, resolution: int) -> int:
         """Diagonals within which :attr:`guidance` applies (:attr:`guidance_far` beyond): ``far_from`` bp at
-        the current resolution, by default the model's band."""
+        ``resolution``, by default (``None``) the model's band."""
         if far_from is None:
             return self.cfg.max_diag
         if int(far_from) < 0:
             raise HicdiffError(f"--far-from must be a distance of at least 0 bp, got {far_from}")
-        return int(far_from) // self._resolution
+        return int(far_from) // int(resolution)
 
     def impute_cell(self, cells, name=None, chroms=None, **kwargs) -> CellImputation:
         """Impute one cell of a :class:`CellSet` (or a cooler URI / path to a single-cell cooler)."""
@@ -656,8 +654,8 @@ SAMPLE_VALUES = ("expected", "drawn")
 
 
 def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected", remask=0.0,
-                  guidance=1.0, guidance_far=None) -> None:
-    """Refuse imputation options out of range, before any cell is read."""
+                  guidance=1.0, guidance_far=None, guided=False) -> None:
+    """Refuse imputation options out of range, before any cell is read (``guided``: a prior is given)."""
     if mode not in ("mean", "sample"):
         raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
     if not (np.isfinite(depth_ratio) and depth_ratio > 0):
@@ -671,6 +669,8 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
     for name, w in (("--guidance", guidance), ("--guidance-far", guidance_far)):
         if w is not None and not (np.isfinite(w) and w >= 0):
             raise HicdiffError(f"{name} must be a finite number of at least 0, got {w}")
+    if guidance_far is not None and not guided:
+        raise HicdiffError("--guidance-far needs a prior to guide by (--prior, --guide-label or --guide-neighbours)")
 
 
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4, steps=4, uncertainty=None,
@@ -703,7 +703,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
-    check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far)
+    check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far,
+                  any(x is not None for x in (prior, guide_label, guide_neighbours)))
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
                                              stride=stride, split_unit=split_unit)
     cs = open_cells(inputs, cells=cells)
@@ -740,10 +741,9 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
             params["neighbours_among"] = ("the imputed cells (--cells)" if neighbours_among == "cells"
                                           else "every cell of the input")
         if guidance_far is not None:
-            far = far_from if far_from is not None else imp.cfg.max_diag * int(cs.resolution)
-            params.update(guidance_far=float(guidance_far), guidance_far_from_bp=int(far))
-    elif guidance_far is not None:
-        raise HicdiffError("--guidance-far needs a prior to guide by (--prior, --guide-label or --guide-neighbours)")
+            res = int(cs.resolution)
+            params.update(guidance_far=float(guidance_far),
+                          guidance_far_from_bp=imp.far_diagonals(far_from, res) * res)
     meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
             "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
