@@ -2,7 +2,7 @@
 protocol (each fold of cells imputed alone, single cells and pools compared with the other fold's raw cells).
 
     python bench/neighbour_e1.py --run results/lee2019_pfc_1mb --model results/nb/model.ckpt --out results/nb \
-        [--guidance 4] [--guidance-far 6 [--far-from 10000000]]
+        [--guidance 4] [--guidance-far 6 [--far-from 10000000]] [--add-observed]
 
 ``--model`` is a model trained with ``hicdiff train INPUT --prior-by neighbours``. Every step is the CLI:
 ``hicdiff impute --guide-neighbours K`` on all the run's cells (neighbours among them all) and on each
@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--guidance-far", type=float, default=None,
                     help="guidance weight beyond --far-from (hicdiff impute --guidance-far)")
     ap.add_argument("--far-from", type=int, default=None, help="bp; default the model's band")
+    ap.add_argument("--add-observed", action="store_true",
+                    help="guided imputations write the observed plus the imputed contacts (hicdiff impute --add-observed)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -74,6 +76,9 @@ def main():
     if a.guidance_far is not None:
         far = ["--guidance-far", str(a.guidance_far)] + (["--far-from", str(a.far_from)] if a.far_from else [])
         tag += f"-far{a.guidance_far:g}" + (f"-from{a.far_from // 1000000}mb" if a.far_from else "")
+    if a.add_observed:
+        far.append("--add-observed")
+        tag += "-obs"
     guided = f"{a.out}/hicdiff-neighbours{tag}.scool"
     if not os.path.exists(guided):
         s = run("impute", inp, "--model", a.model, "-o", guided, "--guide-neighbours", k, "--guidance", w,

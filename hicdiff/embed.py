@@ -54,11 +54,10 @@ class StateRecorder:
     def _hook(self, module, inputs, output):
         self._states.append(output.detach().float().cpu())
 
-    def take(self) -> np.ndarray:
-        """States of the windows run since the last call, ``(windows, tiles, width)``."""
-        import torch
-
-        out = torch.cat(self._states).numpy() if self._states else np.zeros((0, 0, 0), np.float32)
+    def take(self) -> list[np.ndarray]:
+        """States of the windows run since the last call, one ``(tiles, width)`` array per window (windows of
+        a band wider than a chromosome follow its triangle, so their tiles differ)."""
+        out = [w for batch in self._states for w in batch.numpy()]
         self._states = []
         return out
 
@@ -66,25 +65,29 @@ class StateRecorder:
         self._handle.remove()
 
 
-def state_map(imputer, states: np.ndarray, shapes: dict) -> np.ndarray:
+def state_map(imputer, states, shapes: dict) -> np.ndarray:
     """One cell's window states -> its map ``(loci, diagonal tiles, width)``, chromosomes in order.
 
-    ``states`` are the windows of one cell in :class:`~hicdiff.impute.Imputer`'s order (chromosomes, then
-    window starts); rows of padding past a chromosome's end are dropped, overlaps keep the later window.
+    ``states`` are the windows of one cell in the order :class:`~hicdiff.impute.Imputer` runs them (its
+    forward passes, by window shape), one ``(tiles, width)`` array each; rows of padding past a chromosome's end are dropped,
+    overlaps keep the later window, and a window that reaches fewer diagonal tiles (a band wider than its
+    chromosome) leaves the rest zero.
     """
     cfg = imputer.cfg
-    tr, cols = cfg.tile_rows, cfg.diag_tiles
-    jobs = imputer._jobs(0, shapes, imputer.stride)
+    tr, td, cols = cfg.tile_rows, cfg.tile_diags, cfg.diag_tiles
+    # forward passes run windows of one shape together, so states come in the passes' order
+    jobs = [j for batch in imputer._batches(imputer._jobs(0, shapes, imputer.stride)) for j in batch]
     if len(jobs) != len(states):
         raise HicdiffError(f"expected {len(jobs)} windows of states, got {len(states)}")
     offsets, total = {}, 0
     for c, n in shapes.items():
         offsets[c], total = total, total + -(-n // tr)
-    out = np.zeros((total, cols, states.shape[-1]), np.float32)
+    out = np.zeros((total, cols, states[0].shape[-1] if len(states) else 0), np.float32)
     for job, s in zip(jobs, states):
         tiles = -(-(min(job.start + job.rows, shapes[job.chrom]) - job.start) // tr)
         lo = offsets[job.chrom] + job.start // tr
-        out[lo: lo + tiles] = s.reshape(-1, cols, s.shape[-1])[:tiles]
+        reach = min(job.diags // td, cols)
+        out[lo: lo + tiles, :reach] = s.reshape(-1, job.diags // td, s.shape[-1])[:tiles, :reach]
     return out
 
 

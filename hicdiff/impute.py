@@ -40,6 +40,7 @@ from hicdiff.windows import band_entries, default_chromosomes, depth_feature, sh
 log = logging.getLogger(__name__)
 
 SCALE = "expected contacts at the cell's own sequencing depth (depth ratio r times the observed depth)"
+SCALE_ADDED = "the cell's observed contacts plus " + SCALE + " (--add-observed)"
 #: How imputed counts are stored (file metadata ``precision``).
 #: Significand bits kept in stored imputed counts (of float32's 23): the dropped bits are noise far below the
 #: model's error, and without them cooler's gzip stores the count column in about half the space.
@@ -469,7 +470,7 @@ class Imputer:
                     steps=4, seed=0, transform=None, max_distance="auto", sample_values="expected",
                     remask=0.0, mask_regions=None, prior=None, guide_label=None, label_column="cell_type",
                     labels=None, guidance=1.0, guide_neighbours=None, neighbours_from=None, guidance_far=None,
-                    far_from=None):
+                    far_from=None, add_observed=False):
         """Impute ``names`` of ``cells``; yields one :class:`CellImputation` per cell, in order.
 
         Windows of consecutive cells share forward passes (``batch_size`` windows each). ``transform``, a
@@ -487,7 +488,8 @@ class Imputer:
         K nearest cells of ``cells`` in the embedding of ``neighbours_from`` (default: this model).
         ``guidance_far``: the guidance weight of pixels farther apart than ``far_from`` bp (default: the model's
         band, beyond which it never saw a prior in training); ``guidance`` nearer. ``None``: ``guidance``
-        everywhere.
+        everywhere. ``add_observed``: each cell's map is its observed contacts (as the model was shown them)
+        plus the imputed ones, rather than the imputed ones alone (:data:`ADD_OBSERVED`).
         """
         check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far,
                       any(x is not None for x in (prior, guide_label, guide_neighbours)))
@@ -576,9 +578,11 @@ class Imputer:
                 for c in chroms:
                     res.bands[c] = np.divide(total[k][c], n_draws[c], dtype=np.float32)
                     res.diag0[c] = bands[k][c][1]
+                    kept = bands[k][c][0][:, : diagonals[c]] if add_observed else 0
+                    res.bands[c] += kept
                     if mode == "sample":
                         mean = dsum[k][c] / n_draws[c]
-                        res.drawn[c] = mean.astype(np.float32)
+                        res.drawn[c] = (mean + kept).astype(np.float32)
                         var = np.maximum(sq[k][c] / n_draws[c] - mean * mean, 0.0)
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
@@ -649,6 +653,11 @@ class Imputer:
         return self._over_band(cells, name, chroms, draw)
 
 
+#: What ``--add-observed`` writes, in words (the file's ``parameters.add_observed``).
+ADD_OBSERVED = ("each pixel is the cell's observed contacts plus the imputed ones: the expected map at (1 + "
+                "depth_ratio) times the cell's depth that holds the contacts it has (the main diagonal, not "
+                "imputed, is the observed one)")
+
 #: What sample mode writes per draw (``--sample-values``).
 SAMPLE_VALUES = ("expected", "drawn")
 
@@ -678,7 +687,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
                  resume=False, imputer: Imputer | None = None, split_unit: float = 0.0,
                  max_distance="auto", sample_values="expected", remask=0.0, mask_regions=None, prior=None,
                  guide_label=None, label_column="cell_type", labels=None, guidance=1.0, guide_neighbours=None,
-                 neighbours_from=None, guidance_far=None, far_from=None, neighbours_among="all") -> dict:
+                 neighbours_from=None, guidance_far=None, far_from=None, neighbours_among="all",
+                 add_observed=False) -> dict:
     """Impute every cell of ``inputs`` (a ``.scool``, per-cell ``.cool`` files or ``.mcool::resolutions/N``)
     into ``output`` (and the per-pixel standard deviation into ``uncertainty`` in ``sample`` mode).
 
@@ -699,7 +709,8 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     also with ``cells``) in the embedding of ``neighbours_from`` (an ``.h5ad`` from ``hicdiff embed``, or a
     model; default: ``model``), recorded in each cell's metadata (``neighbours``); ``neighbours_among="cells"``
     finds them among ``cells`` only (a fold imputed alone borrows nothing from the other). ``guidance_far``: the weight
-    beyond ``far_from`` bp (default: the model's band), as :meth:`Imputer.impute_many`.
+    beyond ``far_from`` bp (default: the model's band), as :meth:`Imputer.impute_many`. ``add_observed``: write
+    each cell's observed contacts plus the imputed ones (recorded as ``parameters.add_observed``).
 
     Returns a summary: cells written, seconds, seconds per cell.
     """
@@ -744,8 +755,10 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
             res = int(cs.resolution)
             params.update(guidance_far=float(guidance_far),
                           guidance_far_from_bp=imp.far_diagonals(far_from, res) * res)
-    meta = {"scale": SCALE, "precision": PRECISION, "method": "hicdiff", "model": str(model),
-            "model_step": imp.checkpoint.get("step"), "parameters": params}
+    if add_observed:
+        params["add_observed"] = ADD_OBSERVED
+    meta = {"scale": SCALE_ADDED if add_observed else SCALE, "precision": PRECISION, "method": "hicdiff",
+            "model": str(model), "model_step": imp.checkpoint.get("step"), "parameters": params}
     ins = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     ins = [*ins, imp.path or str(model), *([prior] if isinstance(prior, str) else []),
            *([neighbours_from] if isinstance(neighbours_from, str) and neighbours_from.endswith(".h5ad") else [])]
@@ -773,7 +786,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
                                    samples=samples, steps=steps, seed=seed, max_distance=diagonals,
                                    sample_values=sample_values, remask=remask, mask_regions=regions,
                                    prior=source, guidance=guidance, guidance_far=guidance_far,
-                                   far_from=far_from):
+                                   far_from=far_from, add_observed=add_observed):
             meta_cell = cs.cell_metadata(res.name)
             if guide_neighbours is not None:
                 meta_cell["neighbours"] = list(source.neighbours[res.name])

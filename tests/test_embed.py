@@ -73,7 +73,7 @@ def test_state_map_and_thinning(lee_scool, tiny_model):
     finally:
         rec.remove()
     cfg = imp.cfg
-    assert states.shape[1:] == (cfg.row_tiles * cfg.diag_tiles, cfg.width)
+    assert {w.shape for w in states} == {(cfg.row_tiles * cfg.diag_tiles, cfg.width)}
     m = state_map(imp, states, shapes)
     assert m.shape == (sum(-(-n // cfg.tile_rows) for n in shapes.values()), cfg.diag_tiles, cfg.width)
     thinned = thin(name, _bands(cells, name, cfg.max_diag, chroms))
@@ -81,6 +81,29 @@ def test_state_map_and_thinning(lee_scool, tiny_model):
     assert 0.15 * depths[name] < total < 0.35 * depths[name]
     again = thin(name, _bands(cells, name, cfg.max_diag, chroms))
     assert all(np.array_equal(again[c][0], thinned[c][0]) for c in chroms)
+
+
+def test_a_band_wider_than_the_chromosomes_embeds(lee_scool, tmp_path):
+    """A model whose band spans every chromosome (hicdiff train --max-distance 250000000 at 1 Mb) imputes its
+    band as whole-chromosome windows of several widths; the embedding places each in the map."""
+    cells = open_cells(lee_scool)
+    cfg = load_config("tiny")
+    cfg.max_diag = 80                                   # the test chromosomes have 49-63 bins at 1 Mb
+    wide = untrained_checkpoint(tmp_path / "wide.ckpt", cells, cfg)
+    imp = Imputer.from_checkpoint(wide, threads=1)
+    chroms = imp.chromosomes(cells)
+    shapes = {c: cells.n_bins(c) for c in chroms}
+    rec = StateRecorder(imp.model)
+    try:
+        next(imp.impute_many(cells, [cells.names[0]], chroms=chroms, max_distance="band"))
+        states = rec.take()
+    finally:
+        rec.remove()
+    assert len({w.shape for w in states}) > 1           # windows follow each chromosome's triangle
+    m = state_map(imp, states, shapes)
+    assert m.shape[1] == imp.cfg.diag_tiles and np.abs(m).sum() > 0
+    adata = embed_cells(lee_scool, wide, n_components=3, threads=1, pca=False)
+    assert adata.obsm["X_hicdiff"].shape == (len(cells), 3) and np.isfinite(adata.obsm["X_hicdiff"]).all()
 
 
 def _bands(cells, name, max_diag, chroms):

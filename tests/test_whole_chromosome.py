@@ -161,3 +161,27 @@ def test_cli_max_distance(cells, tmp_path):
     r = CliRunner().invoke(cli, ["impute", path, "--model", "general", "--max-distance", "far", "-o",
                                  str(tmp_path / "x.scool")])
     assert r.exit_code != 0 and "auto, whole, band" in r.output
+
+
+def test_add_observed_writes_the_observed_plus_the_imputed_contacts(cells, whole, tmp_path):
+    """--add-observed: every pixel is the cell's input count plus what plain imputation writes there; the
+    metadata says so, and the plain output carries no such key."""
+    path, names = cells
+    out = str(tmp_path / "added.scool")
+    result = CliRunner().invoke(cli, ["impute", path, "--model", "general", "-o", out, "--cells",
+                                      ",".join(names[:1]), "--add-observed", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    inp, plain, added = open_cells(path), open_cells(whole), open_cells(out)
+    assert "observed contacts plus the imputed" in added.info(names[0])["metadata"]["parameters"]["add_observed"]
+    assert "add_observed" not in plain.info(names[0])["metadata"]["parameters"]
+    key = ["bin1_id", "bin2_id"]
+    a = added.cooler(names[0]).pixels()[:].set_index(key)["count"]
+    p = plain.cooler(names[0]).pixels()[:].set_index(key)["count"]
+    o = inp.cooler(names[0]).pixels()[:].set_index(key)["count"].astype(float)
+    assert a.index.equals(p.index)                                    # the same pixels, once each
+    o = o[o.index.isin(a.index)]
+    off = o.index.get_level_values(0) != o.index.get_level_values(1)
+    expect = p.copy()
+    expect.loc[o.index[off]] += o[off].to_numpy()                     # observed added off the diagonal
+    assert o[off].sum() > 100
+    np.testing.assert_allclose(a.to_numpy(), expect.to_numpy(), rtol=1e-3, atol=1e-3)  # stored precision

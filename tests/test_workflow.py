@@ -67,7 +67,7 @@ def test_dry_run_of_the_default_config_plans_every_step(tmp_path, data_dir):
     for k in (1, 2):
         assert re.search(rf"hicdiff impute \S+ --model \S+model.ckpt --cells \S+fold{k}.txt -o \S+fold{k}.scool "
                          rf"--guide-neighbours {nb['k']} --neighbours-among cells --guidance 1 "
-                         rf"--guidance-far {nb['guidance_far']} --far-from {nb['far_from']}", out)
+                         rf"--guidance-far {nb['guidance_far']} --far-from {nb['far_from']} --add-observed", out)
     assert re.search(r"hicdiff evaluate .*hicdiff-neighbours.scool .*--reference-folds", out)
     # the general model zero-shot and fine-tuned, beside the one trained from scratch
     assert re.search(r"hicdiff train \S+ -o \S+model-finetuned.ckpt --init general --max-time 2", out)

@@ -99,10 +99,15 @@ class MaxDistance(click.ParamType):
                    "live there (docs/whole_chromosomes.md).")
 @click.option("--far-from", type=click.IntRange(min=0), default=None, metavar="BP",
               help="--guidance-far: from this distance (default: the model's band, max_diag diagonals: 32 Mb at 1 Mb for the shipped models).")
+@click.option("--add-observed", is_flag=True, default=False,
+              help="Write each cell's observed contacts plus the imputed ones (a map at 1 + --depth-ratio times "
+                   "the cell's depth that keeps what the cell shows), not the imputed ones alone. The model "
+                   "gives a cell's own pixels too little weight at long range; compartments of pooled guided "
+                   "cells gain from it (docs/whole_chromosomes.md).")
 def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertainty, cells, chromosomes, device,
             threads, batch_size, stride, seed, resume, max_distance, predict, sample_values, remask, mask_regions,
             prior, guide_label, label_column, labels_path, guide_neighbours, neighbours_from, neighbours_among,
-            guidance, guidance_far, far_from):
+            guidance, guidance_far, far_from, add_observed):
     """Impute single-cell Hi-C maps with a trained hicdiff model.
 
     Values are expected contact counts at each cell's own sequencing depth (times --depth-ratio) for every
@@ -120,5 +125,5 @@ def command(inputs, model, output, mode, depth_ratio, samples, steps, uncertaint
         max_distance=max_distance, sample_values=sample_values, remask=remask, mask_regions=mask_regions,
         prior=prior, guide_label=guide_label, label_column=label_column, labels=labels_path, guidance=guidance,
         guide_neighbours=guide_neighbours, neighbours_from=neighbours_from,
-        guidance_far=guidance_far, far_from=far_from, neighbours_among=neighbours_among)
+        guidance_far=guidance_far, far_from=far_from, neighbours_among=neighbours_among, add_observed=add_observed)
     click.echo(json.dumps(summary))

@@ -35,12 +35,13 @@ rule impute_neighbours_fold:
         guidance=config["neighbours"]["guidance"],
         far=optional("--guidance-far", config["neighbours"]["guidance_far"]),
         far_from=optional("--far-from", config["neighbours"]["far_from"]),
+        observed="--add-observed" if config["neighbours"]["add_observed"] else "",
         device=config["impute"]["device"],
     shell:
         "rm -f {output:q}.partial; "
         "hicdiff impute {input.cells:q} --model {input.model:q} --cells {input.names:q} -o {output:q} "
         "--guide-neighbours {params.k} --neighbours-among cells --guidance {params.guidance} {params.far} "
-        "{params.far_from} --device {params.device} --threads {threads} > {log:q} 2>&1"
+        "{params.far_from} {params.observed} --device {params.device} --threads {threads} > {log:q} 2>&1"
 
 
 rule merge_neighbours:
