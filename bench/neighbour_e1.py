@@ -64,7 +64,8 @@ def main():
                     help="guidance weight beyond --far-from (hicdiff impute --guidance-far)")
     ap.add_argument("--far-from", type=int, default=None, help="bp; default the model's band")
     ap.add_argument("--add-observed", action="store_true",
-                    help="guided imputations write the observed plus the imputed contacts (hicdiff impute --add-observed)")
+                    help="guided imputations write the observed plus the imputed contacts "
+                         "(hicdiff impute --add-observed)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)

@@ -69,9 +69,9 @@ def state_map(imputer, states, shapes: dict) -> np.ndarray:
     """One cell's window states -> its map ``(loci, diagonal tiles, width)``, chromosomes in order.
 
     ``states`` are the windows of one cell in the order :class:`~hicdiff.impute.Imputer` runs them (its
-    forward passes, by window shape), one ``(tiles, width)`` array each; rows of padding past a chromosome's end are dropped,
-    overlaps keep the later window, and a window that reaches fewer diagonal tiles (a band wider than its
-    chromosome) leaves the rest zero.
+    forward passes, by window shape), one ``(tiles, width)`` array each; rows of padding past a chromosome's
+    end are dropped, overlaps keep the later window, and a window that reaches fewer diagonal tiles (a band
+    wider than its chromosome) leaves the rest zero.
     """
     cfg = imputer.cfg
     tr, td, cols = cfg.tile_rows, cfg.tile_diags, cfg.diag_tiles
