@@ -8,6 +8,12 @@ alternate round by round on different cells, so that other load on the machine f
 each process's wall seconds per cell and the imputation loop's (``seconds_per_cell`` of its summary line),
 and the medians of the rounds.
 
+    python bench/whole_time.py INPUT.scool --model nb.ckpt --guided 15 --threads 2
+
+adds a third process per round, the default workflow's ``hicdiff-neighbours`` recipe on the same cells (whole
+chromosomes, each cell guided by its 15 nearest cells of the round, ``--guidance-far 10 --far-from 10000000
+--add-observed``; the model needs a prior channel), and its ratios to the other two.
+
     python bench/whole_time.py INPUT.scool --parts 20 --threads 1
 
 prints instead where a cell's time goes, in one process: ``cProfile`` of ``impute_scool`` over 20 cells (forward
@@ -73,6 +79,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep", help="folder to keep the last round's outputs in (default: a temporary one)")
     ap.add_argument("--parts", type=int, metavar="CELLS", help="where the time goes, over this many cells")
+    ap.add_argument("--guided", type=int, metavar="K", help="also the guided recipe with K neighbours")
     a = ap.parse_args()
     if a.parts:
         return parts(a.cells, a.model, a.parts, a.threads)
@@ -80,8 +87,12 @@ def main():
     if len(names) < a.n * a.rounds:
         raise SystemExit(f"{a.cells} has {len(names)} cells, fewer than {a.n} x {a.rounds}")
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    wall = {"band": [], "whole": []}
-    loop = {"band": [], "whole": []}
+    runs = {"band": ["--max-distance", "band"], "whole": ["--max-distance", "whole"]}
+    if a.guided:
+        runs["guided"] = ["--max-distance", "whole", "--guide-neighbours", a.guided, "--neighbours-among", "cells",
+                          "--guidance-far", 10, "--far-from", 10_000_000, "--add-observed"]
+    wall = {k: [] for k in runs}
+    loop = {k: [] for k in runs}
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(a.keep or tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +104,7 @@ def main():
                 out.unlink(missing_ok=True)
                 t = time.perf_counter()
                 p = subprocess.run(hicdiff("impute", a.cells, "--model", a.model, "-o", out, "--cells", sub,
-                                           "--max-distance", extent, "--threads", a.threads),
+                                           *runs[extent], "--threads", a.threads),
                                    capture_output=True, text=True, env=env, check=True)
                 wall[extent].append((time.perf_counter() - t) / a.n)
                 summary = json.loads(p.stdout.strip().splitlines()[-1])
@@ -104,6 +115,10 @@ def main():
         band, whole = (statistics.median(t[k]) for k in ("band", "whole"))
         print(f"{a.threads} thread(s), {what}: band {band:.3f} s/cell, whole chromosomes {whole:.3f} s/cell, "
               f"ratio {whole / band:.2f}")
+        if a.guided:
+            guided = statistics.median(t["guided"])
+            print(f"{a.threads} thread(s), {what}: guided {guided:.3f} s/cell, {guided / whole:.2f}x whole "
+                  f"chromosomes, {guided / band:.2f}x the band")
 
 
 if __name__ == "__main__":
