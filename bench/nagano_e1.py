@@ -13,8 +13,8 @@ Cells: the 37 diploid ES cells of ``nagano2017_mesc_contacts`` (mm9, chr1-19, X)
 - ``es``: the ES cells' own raw contacts (``--reference-cells``: each cell against the other 36 pooled,
   pooled cells across two folds): the same cell type, but only 37 shallow cells deep.
 ``neighbours``: the general model fine-tuned as many minutes with a neighbour prior channel (``--prior-by
-neighbours``), each cell guided by its 15 nearest ES cells, weight 8 beyond 10 Mb (the default workflow's
-``hicdiff-neighbours``, docs/whole_chromosomes.md); scored against the bulk only, since against the ES cells'
+neighbours``), each cell guided by its 15 nearest ES cells, weight 10 beyond 10 Mb, the observed contacts
+added (the default workflow's ``hicdiff-neighbours``, docs/whole_chromosomes.md); scored against the bulk only, since against the ES cells'
 own pool its neighbours would be part of its reference.
 The row ``raw, all contacts`` (every contact of each cell, the held-out part included) is how far the ES
 cells' own map agrees with each reference: a ceiling for the rows above it (its held-out score is not one:
@@ -85,7 +85,8 @@ def main():
     step("train neighbours", nb, "train", inp, "--init", "general", "--prior-by", "neighbours", "--max-time",
          a.minutes, "-o", nb, "--threads", a.threads, "--seed", 0)
     step("impute neighbours", files["neighbours"], "impute", inp, "--model", nb, "-o", files["neighbours"],
-         "--guide-neighbours", 15, "--guidance-far", 8, "--far-from", 10_000_000, "--threads", a.threads)
+         "--guide-neighbours", 15, "--guidance-far", 10, "--far-from", 10_000_000, "--add-observed",
+         "--threads", a.threads)
     for method in ("raw", "rwr"):
         step(f"baseline {method}", files[method], "baseline", inp, "--method", method, "--max-distance", WHOLE_BP,
              "-o", files[method])
