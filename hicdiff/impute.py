@@ -492,7 +492,7 @@ class Imputer:
         plus the imputed ones, rather than the imputed ones alone (:data:`ADD_OBSERVED`).
         """
         check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far,
-                      any(x is not None for x in (prior, guide_label, guide_neighbours)))
+                      any(x is not None for x in (prior, guide_label, guide_neighbours)), far_from)
         chroms = self.chromosomes(cells, chroms)
         self.check(cells, chroms)
         regions = self.region_mask(mask_regions, cells)
@@ -578,11 +578,12 @@ class Imputer:
                 for c in chroms:
                     res.bands[c] = np.divide(total[k][c], n_draws[c], dtype=np.float32)
                     res.diag0[c] = bands[k][c][1]
-                    kept = bands[k][c][0][:, : diagonals[c]] if add_observed else 0
-                    res.bands[c] += kept
+                    kept = bands[k][c][0][:, : diagonals[c]] if add_observed else None
+                    if add_observed:
+                        res.bands[c] += kept
                     if mode == "sample":
                         mean = dsum[k][c] / n_draws[c]
-                        res.drawn[c] = (mean + kept).astype(np.float32)
+                        res.drawn[c] = (mean if kept is None else mean + kept).astype(np.float32)
                         var = np.maximum(sq[k][c] / n_draws[c] - mean * mean, 0.0)
                         res.std[c] = np.sqrt(var * reps / max(reps - 1, 1)).astype(np.float32)
                 yield res
@@ -590,11 +591,7 @@ class Imputer:
     def far_diagonals(self, far_from, resolution: int) -> int:
         """Diagonals within which :attr:`guidance` applies (:attr:`guidance_far` beyond): ``far_from`` bp at
         ``resolution``, by default (``None``) the model's band."""
-        if far_from is None:
-            return self.cfg.max_diag
-        if int(far_from) < 0:
-            raise HicdiffError(f"--far-from must be a distance of at least 0 bp, got {far_from}")
-        return int(far_from) // int(resolution)
+        return self.cfg.max_diag if far_from is None else int(far_from) // int(resolution)
 
     def impute_cell(self, cells, name=None, chroms=None, **kwargs) -> CellImputation:
         """Impute one cell of a :class:`CellSet` (or a cooler URI / path to a single-cell cooler)."""
@@ -663,7 +660,7 @@ SAMPLE_VALUES = ("expected", "drawn")
 
 
 def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected", remask=0.0,
-                  guidance=1.0, guidance_far=None, guided=False) -> None:
+                  guidance=1.0, guidance_far=None, guided=False, far_from=None) -> None:
     """Refuse imputation options out of range, before any cell is read (``guided``: a prior is given)."""
     if mode not in ("mean", "sample"):
         raise HicdiffError(f"unknown mode {mode!r} (mean or sample)")
@@ -680,6 +677,8 @@ def check_options(mode, depth_ratio, samples=1, steps=1, sample_values="expected
             raise HicdiffError(f"{name} must be a finite number of at least 0, got {w}")
     if guidance_far is not None and not guided:
         raise HicdiffError("--guidance-far needs a prior to guide by (--prior, --guide-label or --guide-neighbours)")
+    if far_from is not None and int(far_from) < 0:
+        raise HicdiffError(f"--far-from must be a distance of at least 0 bp, got {far_from}")
 
 
 def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4, steps=4, uncertainty=None,
@@ -715,7 +714,7 @@ def impute_scool(inputs, model, output, mode="mean", depth_ratio=1.0, samples=4,
     Returns a summary: cells written, seconds, seconds per cell.
     """
     check_options(mode, depth_ratio, samples, steps, sample_values, remask, guidance, guidance_far,
-                  any(x is not None for x in (prior, guide_label, guide_neighbours)))
+                  any(x is not None for x in (prior, guide_label, guide_neighbours)), far_from)
     imp = imputer or Imputer.from_checkpoint(model, device=device, threads=threads, batch_size=batch_size,
                                              stride=stride, split_unit=split_unit)
     cs = open_cells(inputs, cells=cells)

@@ -124,3 +124,11 @@ def trained_plain(guided):
     model = str(guided["tmp"] / "plain.ckpt")
     train(guided["input"], model, load_config("tiny", max_steps=5), device="cpu", threads=1)
     return model
+
+
+def test_a_negative_far_from_is_refused_before_any_cell_is_read():
+    from hicdiff.impute import check_options
+
+    with pytest.raises(HicdiffError, match="--far-from must be a distance of at least 0 bp"):
+        check_options("mean", 1.0, guidance_far=4.0, guided=True, far_from=-1)
+    check_options("mean", 1.0, guidance_far=4.0, guided=True, far_from=0)

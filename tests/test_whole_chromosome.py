@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import hicdiff.impute as impute
+from hicdiff._cellmaps import cell_bands
 from hicdiff.cli import cli
 from hicdiff.impute import Imputer, impute_scool
 from hicdiff.io import open_cells
@@ -185,3 +186,17 @@ def test_add_observed_writes_the_observed_plus_the_imputed_contacts(cells, whole
     expect.loc[o.index[off]] += o[off].to_numpy()                     # observed added off the diagonal
     assert o[off].sum() > 100
     np.testing.assert_allclose(a.to_numpy(), expect.to_numpy(), rtol=1e-3, atol=1e-3)  # stored precision
+
+
+def test_add_observed_in_sample_mode_adds_to_every_draw_not_to_the_spread(cells):
+    path, names = cells
+    imp = Imputer.from_checkpoint("general", device="cpu")
+    cs = open_cells(path)
+    kw = dict(chroms=["chr21"], mode="sample", samples=2, steps=2, seed=3)
+    plain = imp.impute_cell(cs, names[0], **kw)
+    added = imp.impute_cell(cs, names[0], add_observed=True, **kw)
+    observed = cell_bands(cs, names[0], plain.bands["chr21"].shape[1], ["chr21"], dtype=np.float32)["chr21"][0]
+    assert observed.sum() > 10
+    np.testing.assert_allclose(added.bands["chr21"], plain.bands["chr21"] + observed, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(added.drawn["chr21"], plain.drawn["chr21"] + observed, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(added.std["chr21"], plain.std["chr21"])
